@@ -1,0 +1,153 @@
+/* The one seam between the runtime and the I/O mechanism.
+ *
+ * The seam is shaped for completions, not readiness (see
+ * docs/internals/backends.md): the runtime *submits* operations that are
+ * embedded in its connection objects and is told, in batches, when each one
+ * *completed* and with what result. io_uring maps onto this directly; poll and
+ * epoll emulate it by performing the recv()/send()/connect() themselves when
+ * the fd is ready and then posting the completion.
+ *
+ * Rules every backend keeps:
+ *  - submit() never performs a completion callback: completions are delivered
+ *    only from inside wait(), so the runtime never re-enters itself.
+ *  - Submissions and interest changes are batched and flushed once per wait().
+ *  - close_fd() in the middle of a dispatch is safe: events already gathered
+ *    for that fd are dropped, even if the fd number is reused at once.
+ *  - An op is owned by the backend from submit() until its completion or
+ *    until cancel() returns 0; the runtime must not touch its buffers then.
+ */
+#ifndef XFER_BACKENDS_BACKEND_H
+#define XFER_BACKENDS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/select.h>
+#include <sys/uio.h>
+
+#include "../runtime/queue.h"
+
+/* Backend identifiers: the same numbers as the public XFER_BACKEND_* values. */
+enum xfer__backend_id {
+  XFER__BACKEND_AUTO = 0,
+  XFER__BACKEND_POLL = 1,
+  XFER__BACKEND_EPOLL = 2,
+  XFER__BACKEND_IO_URING = 3,
+};
+
+enum xfer__op_kind {
+  XFER__OP_NONE = 0,
+  /* Completes when a non-blocking connect() already started by the runtime
+   * has finished: res is 0 or -errno (from SO_ERROR). */
+  XFER__OP_CONNECT = 1,
+  /* Sends op->iov[0..iovcnt): res is the number of bytes written (it may be
+   * fewer than asked; the runtime resubmits the rest) or -errno. Never raises
+   * SIGPIPE. */
+  XFER__OP_SEND = 2,
+  /* Receives at most op->len bytes into op->buf: res is the byte count, 0 at
+   * end of stream, or -errno. */
+  XFER__OP_RECV = 3,
+  /* Completes when the fd is readable, has hung up or has an error: res is a
+   * poll(2) revents mask (POLLIN, POLLHUP, POLLERR). Used for idle pooled
+   * connections (a FIN or stray bytes on them means they are dead) and for
+   * the runtime's own eventfds. */
+  XFER__OP_POLL_IN = 4,
+};
+
+/* Op flags set by the runtime. */
+enum {
+  /* Not one of the transfers' fds: left out of fdset() and of the count of
+   * fds that xfer_multi_wait() waits on (the wakeup eventfd, idle watches). */
+  XFER__OPF_INTERNAL = 1u << 0,
+};
+
+struct xfer__op {
+  /* Returned untouched with the completion. The runtime packs the op kind, a
+   * handle-table slot and its generation into it, so that a completion for a
+   * connection that has since been freed and recycled is recognised as stale
+   * (io_uring delivers such completions; see handles.h). */
+  uint64_t token;
+  int fd;
+  uint8_t kind;   /* enum xfer__op_kind */
+  uint8_t flags;  /* XFER__OPF_* */
+  /* Set by the backend from submit() to completion or cancellation. */
+  uint8_t armed;
+  /* XFER__OP_SEND */
+  const struct iovec *iov;
+  int iovcnt;
+  /* XFER__OP_RECV */
+  void *buf;
+  size_t len;
+  /* Private to the backend: its submission and ready lists. */
+  struct xfer__queue link;
+  int32_t res;
+};
+
+/* Called by wait() once per completion. buf is where a RECV completion's
+ * bytes are (op->buf for readiness backends; a provided buffer for io_uring,
+ * which the runtime hands back with release_buf()). */
+typedef void (*xfer__complete_fn)(void *ctx, uint64_t token, int32_t res,
+                                  void *buf);
+
+/* A caller's extra fd for xfer_multi_poll/wait: events and revents use the
+ * poll(2) bits. */
+struct xfer__pollfd {
+  int fd;
+  short events;
+  short revents;
+};
+
+struct xfer__backend;
+
+struct xfer__backend_vtable {
+  const char *name; /* "poll", "epoll", "io_uring" */
+  enum xfer__backend_id id;
+  /* Creates a backend instance. Returns 0, or -errno when this kernel or
+   * process cannot provide it (the registry then tries the next one). */
+  int (*init)(struct xfer__backend **out, xfer__complete_fn complete, void *ctx);
+  /* Frees the instance. Does not close the fds it still knows about: the
+   * runtime closes its own fds through close_fd() first. */
+  void (*destroy)(struct xfer__backend *be);
+  /* Queues op; it takes effect at the next wait(). */
+  void (*submit)(struct xfer__backend *be, struct xfer__op *op);
+  /* Withdraws an armed op. Returns 0 when the op is disarmed now and no
+   * completion will come, 1 when a completion (with -ECANCELED) will still be
+   * delivered by a later wait() (io_uring). */
+  int (*cancel)(struct xfer__backend *be, struct xfer__op *op);
+  /* Cancels every op on fd (no completions for them) and closes it. */
+  void (*close_fd)(struct xfer__backend *be, int fd);
+  /* Flushes submissions, waits up to timeout_ms (-1: forever, 0: no wait)
+   * for completions or for one of extra[] to become ready, and delivers the
+   * completions. *nextra_ready gets the number of extra fds with revents.
+   * Returns 0 or -errno (EINTR is handled inside). */
+  int (*wait)(struct xfer__backend *be, int timeout_ms, struct xfer__pollfd *extra,
+              unsigned nextra, int *nextra_ready);
+  /* Adds the fds of armed non-internal ops to r (RECV, POLL_IN) and w
+   * (SEND, CONNECT) and raises *max_fd. */
+  void (*fdset)(struct xfer__backend *be, fd_set *r, fd_set *w, int *max_fd);
+};
+
+struct xfer__backend {
+  const struct xfer__backend_vtable *vt;
+  xfer__complete_fn complete;
+  void *ctx;
+};
+
+extern const struct xfer__backend_vtable xfer__backend_poll;
+extern const struct xfer__backend_vtable xfer__backend_epoll;
+
+/* The registry (backend.c). Creates the backend `want` (XFER__BACKEND_AUTO
+ * picks the first one that initialises, in preference order). An explicit
+ * choice that cannot be provided is an error, never a silent substitute:
+ * -ENOTSUP when not built in, or the init error. */
+int xfer__backend_create(enum xfer__backend_id want, xfer__complete_fn complete,
+                         void *ctx, struct xfer__backend **out);
+/* The XFER_BACKEND environment variable as a backend id: AUTO when unset,
+ * -EINVAL when set to an unknown name. */
+int xfer__backend_from_env(void);
+/* Whether this build has the backend compiled in. */
+int xfer__backend_built_in(enum xfer__backend_id id);
+const char *xfer__backend_name(enum xfer__backend_id id);
+/* "poll,epoll" etc.: the backends compiled in, for xfer_version(). */
+const char *xfer__backend_list(void);
+
+#endif

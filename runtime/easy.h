@@ -1,0 +1,187 @@
+/* The easy handle: one transfer's options, its cached request, and the state
+ * of the transfer while it runs. Everything a request needs lives in here or
+ * in its connection, so running one allocates nothing once warm. */
+#ifndef XFER_RUNTIME_EASY_H
+#define XFER_RUNTIME_EASY_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "xfer/xfer.h"
+#include "heap.h"
+#include "http.h"
+#include "queue.h"
+#include "url.h"
+
+#define XFER__EASY_MAGIC 0x78666541u /* "xfeA" */
+
+/* Addresses kept per transfer: enough for a dual-stack host with a few
+ * records; more are ignored, as a load balancer's long list would be. */
+#define XFER__MAX_ADDRS 8
+
+struct xfer__options {
+  char *url;
+  xfer_write_callback write_cb;
+  void *write_data;
+  xfer_write_callback header_cb;
+  void *header_data;
+  xfer_read_callback read_cb;
+  void *read_data;
+  const char *postfields;     /* not copied, as libcurl */
+  char *copypostfields;       /* owned copy from XFEROPT_COPYPOSTFIELDS */
+  int64_t postfieldsize;      /* -1: strlen(postfields) */
+  int64_t infilesize;         /* -1: unknown */
+  char *customrequest;
+  char *useragent;
+  struct xfer_slist *httpheader; /* not copied */
+  struct xfer_slist *resolve;    /* not copied */
+  long timeout_ms;
+  long connecttimeout_ms;
+  long maxredirs;
+  void *private_data;
+  char *errorbuffer;
+  xfer_debug_callback debug_cb;
+  void *debug_data;
+  xfer_xferinfo_callback xferinfo_cb;
+  void *xferinfo_data;
+  size_t max_head;
+  size_t max_line;
+  unsigned max_headers;
+  unsigned post : 1;
+  unsigned nobody : 1;
+  unsigned upload : 1;
+  unsigned followlocation : 1;
+  unsigned forbid_reuse : 1;
+  unsigned fresh_connect : 1;
+  unsigned tcp_nodelay : 1;
+  unsigned verbose : 1;
+  unsigned noprogress : 1;
+};
+
+enum xfer__state {
+  XFER__ST_IDLE = 0,   /* not in a multi, or removed */
+  XFER__ST_INIT,       /* added, waiting for its first run */
+  XFER__ST_RESOLVING,  /* name lookup in a resolver thread */
+  XFER__ST_PENDING,    /* waiting for a connection slot (limits) */
+  XFER__ST_CONNECTING, /* TCP connect in flight */
+  XFER__ST_SENDING,    /* request head and body going out */
+  XFER__ST_RECEIVING,  /* response head and body coming in */
+  XFER__ST_DONE,       /* finished, message queued or read */
+  XFER__ST_COUNT
+};
+
+struct xfer__conn;
+struct xfer__dns_req;
+
+/* What getinfo reports about the latest transfer. */
+struct xfer__info {
+  long response_code;
+  long num_connects;
+  long redirect_count;
+  int64_t size_download;
+  int64_t size_upload;
+  int64_t content_length_download; /* -1 when unknown */
+  long header_size;
+  long request_size;
+  char primary_ip[INET6_ADDRSTRLEN];
+  long primary_port;
+  long local_port;
+  /* Microseconds from the start, as the _TIME_T infos. */
+  int64_t t_namelookup, t_connect, t_pretransfer, t_starttransfer, t_total;
+};
+
+struct xfer__transfer {
+  enum xfer__state state;
+  xfer_code result;
+  uint64_t t_start;       /* monotonic us */
+  struct xfer__heap_node timer; /* nearest of the total and connect deadlines */
+  struct xfer__conn *conn;
+  struct xfer__dns_req *dns; /* in-flight lookup, while RESOLVING */
+  struct xfer__url *url;  /* the URL being fetched: &easy->url or redirect_url */
+  struct xfer__url redirect_url;
+  struct sockaddr_storage addrs[XFER__MAX_ADDRS];
+  unsigned naddrs;
+  unsigned next_addr;
+  /* Request being sent. */
+  const char *req_head;
+  size_t req_head_len;
+  const char *req_body;   /* in-memory body (POSTFIELDS) */
+  int64_t req_body_len;   /* -1 read callback with unknown size */
+  int64_t body_sent;
+  uint64_t req_sent;      /* bytes of the request written so far */
+  unsigned body_from_cb : 1;
+  unsigned body_chunked : 1;
+  unsigned body_eof : 1;
+  unsigned method_head : 1;
+  unsigned method_get_like : 1; /* a redirect turned it into a GET */
+  unsigned idempotent : 1;
+  unsigned retried : 1;
+  unsigned reused_conn : 1;
+  unsigned want_fresh : 1;
+  unsigned head_done : 1;
+  unsigned deliver_body : 1; /* 0 for a 3xx that is being followed */
+  unsigned progress_due : 1;
+  /* Response parsing. */
+  size_t head_scanned;
+  size_t head_total;      /* bytes of all heads (1xx included), capped */
+  struct xfer__http_head head;
+  struct xfer__http_body body;
+  uint64_t resp_bytes;    /* any response byte seen: no silent retry after it */
+  /* Links. */
+  struct xfer__queue ready_link;   /* m->ready: runs at the next turn */
+  struct xfer__queue pending_link; /* m->pending: waits for a connection */
+};
+
+struct xfer_easy {
+  uint32_t magic;
+  struct xfer_multi *multi;
+  struct xfer__options opt;
+  /* Cached from the options; rebuilt when an option that feeds it changes. */
+  struct xfer__url url;
+  unsigned url_ok : 1;
+  unsigned req_dirty : 1;
+  unsigned in_perform : 1;
+  xfer_code url_err;
+  const char *url_errmsg;
+  char *req_buf;
+  size_t req_cap;
+  size_t req_len;
+  /* The head of a redirected request, kept apart from the cached one. */
+  char *redir_buf;
+  size_t redir_cap;
+  struct xfer__transfer x;
+  struct xfer__info info;
+  xfer_msg msg;
+  unsigned msg_queued : 1;
+  /* Scratch for the chunk-framed body of a read callback upload. */
+  char *upload_buf;
+  size_t upload_cap;
+  size_t upload_len;
+  size_t upload_off;
+  struct xfer__queue multi_link; /* m->easies */
+  struct xfer__queue msg_link;   /* m->msgs */
+};
+
+/* Sets the defaults of a new or reset handle. */
+void xfer__options_init(struct xfer__options *o);
+void xfer__options_free(struct xfer__options *o);
+/* Deep-copies what libcurl copies (strings), shares the rest. */
+int xfer__options_copy(struct xfer__options *dst, const struct xfer__options *src);
+
+/* Writes a sentence into the handle's error buffer, if it has one. */
+void xfer__easy_error(struct xfer_easy *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Makes sure the URL is parsed and the request head serialised. Returns 0
+ * or a negative xfer_code, with the error buffer filled. */
+int xfer__easy_prepare(struct xfer_easy *e);
+/* VERBOSE output: to the DEBUGFUNCTION, else stderr as libcurl prints it. */
+void xfer__easy_debug(struct xfer_easy *e, xfer_infotype type, const char *data, size_t len);
+void xfer__easy_verbose(struct xfer_easy *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static inline int xfer__easy_valid(const struct xfer_easy *e) {
+  return e && e->magic == XFER__EASY_MAGIC;
+}
+
+#endif

@@ -1,0 +1,44 @@
+/* Process-wide set-up: the allocator hooks, the version string, xfer_free. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "xfer/xfer.h"
+#include "../backends/backend.h"
+
+static int init_count;
+
+xfer_code xfer_global_init(long flags) {
+  (void)flags; /* nothing to set up per flag: no TLS library yet */
+  init_count++;
+  return XFERE_OK;
+}
+
+xfer_code xfer_global_init_mem(xfer_malloc_callback m, xfer_free_callback f,
+                               xfer_realloc_callback r, xfer_strdup_callback s,
+                               xfer_calloc_callback c) {
+  if (!m || !f || !r || !s || !c)
+    return XFERE_FAILED_INIT;
+  /* As libcurl: the hooks only take effect on the first init, before any
+   * handle exists, so nothing allocated by one allocator is freed by
+   * another. */
+  if (init_count)
+    return XFERE_OK;
+  xfer__alloc_set(m, f, r, s, c);
+  return xfer_global_init(XFER_GLOBAL_DEFAULT);
+}
+
+void xfer_global_cleanup(void) {
+  if (init_count > 0 && --init_count == 0)
+    xfer__alloc_set(malloc, free, realloc, strdup, calloc);
+}
+
+const char *xfer_version(void) {
+  static char v[96];
+  if (!v[0])
+    snprintf(v, sizeof v, "xfer/0.1.0 (backends: %s; TLS: none)", xfer__backend_list());
+  return v;
+}
+
+void xfer_free(void *p) { xfer__free(p); }

@@ -1,0 +1,329 @@
+/* The multi handle's life and its loop turn: add, remove, perform, messages,
+ * options. Waiting lives in multi_wait.c. See docs/internals/multi-loop.md. */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "multi.h"
+#include "transfer.h"
+
+/* ---- backend and wakeup ------------------------------------------------ */
+
+static void arm_wakeup(struct xfer_multi *m) {
+  m->wakeup_op.kind = XFER__OP_POLL_IN;
+  m->wakeup_op.fd = m->wakeup_fd;
+  m->wakeup_op.flags = XFER__OPF_INTERNAL;
+  m->wakeup_op.token = (uint64_t)XFER__TOK_WAKEUP << XFER__TOKEN_KIND_SHIFT;
+  xfer__multi_submit(m, &m->wakeup_op);
+}
+
+/* Creates the backend `want` and re-arms the multi's own fds on it. */
+static int use_backend(struct xfer_multi *m, enum xfer__backend_id want) {
+  struct xfer__backend *be;
+  int rc = xfer__backend_create(want, xfer__multi_on_complete, m, &be);
+  if (rc < 0)
+    return rc;
+  if (m->be)
+    m->be->vt->destroy(m->be);
+  m->be = be;
+  m->backend_id = be->vt->id;
+  arm_wakeup(m);
+  if (m->dns.shared)
+    xfer__multi_submit(m, &m->dns.op);
+  return 0;
+}
+
+xfer_multi *xfer_multi_init(void) {
+  int env = xfer__backend_from_env();
+  if (env < 0)
+    return NULL; /* XFER_BACKEND names no backend: an error, not a guess */
+  struct xfer_multi *m = xfer__calloc(1, sizeof *m);
+  if (!m)
+    return NULL;
+  xfer__queue_init(&m->easies);
+  xfer__queue_init(&m->ready);
+  xfer__queue_init(&m->pending);
+  xfer__queue_init(&m->completed);
+  xfer__queue_init(&m->msgs);
+  xfer__handles_init(&m->conns);
+  xfer__heap_init(&m->timers);
+  xfer__pool_init(&m->pool);
+  xfer__dns_init(&m->dns);
+  m->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m->wakeup_fd < 0 || use_backend(m, (enum xfer__backend_id)env) < 0) {
+    if (m->wakeup_fd >= 0)
+      close(m->wakeup_fd);
+    xfer__handles_destroy(&m->conns);
+    xfer__heap_free(&m->timers);
+    xfer__free(m);
+    return NULL;
+  }
+  m->backend_chosen = env != XFER__BACKEND_AUTO;
+  m->now = xfer__now_us();
+  m->magic = XFER__MULTI_MAGIC;
+  return m;
+}
+
+xfer_mcode xfer_multi_cleanup(xfer_multi *m) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  if (m->in_callback)
+    return XFERM_RECURSIVE_API_CALL;
+  /* Orphan every handle still added, as libcurl does: they stay valid and
+   * must be cleaned up by the application. */
+  while (!xfer__queue_empty(&m->easies)) {
+    struct xfer_easy *e =
+        xfer__container_of(xfer__queue_head(&m->easies), struct xfer_easy, multi_link);
+    xfer_multi_remove_handle(m, e);
+  }
+  xfer__pool_destroy(m);
+  xfer__dns_destroy(m);
+  m->be->vt->close_fd(m->be, m->wakeup_fd);
+  m->be->vt->destroy(m->be);
+  xfer__handles_destroy(&m->conns);
+  xfer__heap_free(&m->timers);
+  m->magic = 0;
+  xfer__free(m);
+  return XFERM_OK;
+}
+
+/* ---- handles ----------------------------------------------------------- */
+
+xfer_mcode xfer_multi_add_handle(xfer_multi *m, xfer_easy *e) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  if (!xfer__easy_valid(e))
+    return XFERM_BAD_EASY_HANDLE;
+  if (e->multi || e->in_perform)
+    return XFERM_ADDED_ALREADY;
+  if (m->in_callback)
+    return XFERM_RECURSIVE_API_CALL;
+  e->multi = m;
+  xfer__queue_insert_tail(&m->easies, &e->multi_link);
+  m->nadded++;
+  if (e->opt.errorbuffer)
+    e->opt.errorbuffer[0] = '\0';
+  e->msg_queued = 0;
+  xfer__transfer_start(m, e);
+  return XFERM_OK;
+}
+
+xfer_mcode xfer_multi_remove_handle(xfer_multi *m, xfer_easy *e) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  if (!xfer__easy_valid(e))
+    return XFERM_BAD_EASY_HANDLE;
+  if (!e->multi)
+    return XFERM_OK; /* never added, or removed already: libcurl test 3105 */
+  if (e->multi != m)
+    return XFERM_BAD_EASY_HANDLE;
+  if (m->in_callback)
+    return XFERM_RECURSIVE_API_CALL;
+  xfer__transfer_abort(m, e);
+  if (e->msg_queued) {
+    xfer__queue_remove(&e->msg_link);
+    m->nmsgs--;
+    e->msg_queued = 0;
+  }
+  xfer__queue_remove(&e->multi_link);
+  m->nadded--;
+  e->multi = NULL;
+  return XFERM_OK;
+}
+
+xfer_easy **xfer_multi_get_handles(xfer_multi *m) {
+  if (!xfer__multi_valid(m))
+    return NULL;
+  xfer_easy **list = xfer__malloc((m->nadded + 1u) * sizeof *list);
+  if (!list)
+    return NULL;
+  size_t i = 0;
+  struct xfer__queue *q;
+  xfer__queue_foreach(q, &m->easies) list[i++] = xfer__container_of(q, struct xfer_easy,
+                                                                    multi_link);
+  list[i] = NULL;
+  return list;
+}
+
+xfer_msg *xfer_multi_info_read(xfer_multi *m, int *msgs_in_queue) {
+  if (msgs_in_queue)
+    *msgs_in_queue = 0;
+  if (!xfer__multi_valid(m) || m->in_callback || xfer__queue_empty(&m->msgs))
+    return NULL;
+  struct xfer_easy *e =
+      xfer__container_of(xfer__queue_head(&m->msgs), struct xfer_easy, msg_link);
+  xfer__queue_remove(&e->msg_link);
+  e->msg_queued = 0;
+  m->nmsgs--;
+  if (msgs_in_queue)
+    *msgs_in_queue = (int)m->nmsgs;
+  /* The message lives in the easy handle: valid until it is removed. */
+  return &e->msg;
+}
+
+/* ---- completions and the loop turn ------------------------------------- */
+
+void xfer__multi_submit(struct xfer_multi *m, struct xfer__op *op) {
+  m->be->vt->submit(m->be, op);
+  m->submitted++;
+}
+
+void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf) {
+  struct xfer_multi *m = ctx;
+  unsigned kind = (unsigned)((token & XFER__TOKEN_KIND_MASK) >> XFER__TOKEN_KIND_SHIFT);
+  if (kind == XFER__TOK_WAKEUP) {
+    m->woken = 1;
+    return;
+  }
+  if (kind == XFER__TOK_DNS) {
+    m->dns_ready = 1;
+    return;
+  }
+  struct xfer__conn *c = xfer__pool_lookup(m, token);
+  if (!c)
+    return; /* stale: the connection was closed and its slot moved on */
+  if (kind == XFER__TOK_RX) {
+    c->rx_done = 1;
+    c->rx_res = res;
+    c->rx_buf = buf;
+  } else {
+    c->tx_done = 1;
+    c->tx_res = res;
+  }
+  /* Counted per connection: numfds is a count of sockets with activity. */
+  if (xfer__queue_empty(&c->done_link)) {
+    m->nevents++;
+    xfer__queue_insert_tail(&m->completed, &c->done_link);
+  }
+}
+
+static void run_timers(struct xfer_multi *m) {
+  /* Bounded: a timer handler may arm a new timer that is already due. */
+  for (unsigned n = 0; n < 100000; n++) {
+    struct xfer__heap_node *t = xfer__heap_min(&m->timers);
+    if (!t || t->when > m->now)
+      return;
+    xfer__heap_remove(&m->timers, t);
+    if (t == &m->pool.idle_timer) {
+      xfer__pool_expire(m, m->now);
+      continue;
+    }
+    xfer__transfer_timeout(m, xfer__container_of(t, struct xfer_easy, x.timer));
+  }
+}
+
+void xfer__multi_run(struct xfer_multi *m) {
+  m->now = xfer__now_us();
+  m->turn++;
+  if (m->dns_ready) {
+    m->dns_ready = 0;
+    xfer__dns_process(m);
+  }
+  /* Completions first: they finish transfers and free connections that new
+   * transfers can then reuse in the same turn. Each connection is taken off
+   * the list before its handler runs, so a handler may queue it again. */
+  while (!xfer__queue_empty(&m->completed)) {
+    struct xfer__queue *q = xfer__queue_head(&m->completed);
+    xfer__queue_remove(q);
+    struct xfer__conn *c = xfer__container_of(q, struct xfer__conn, done_link);
+    if (c->owner)
+      xfer__transfer_conn_event(m, c);
+    else if (c->rx_done)
+      xfer__pool_idle_event(m, c);
+  }
+  while (!xfer__queue_empty(&m->ready)) {
+    struct xfer__queue *q = xfer__queue_head(&m->ready);
+    xfer__queue_remove(q);
+    xfer__transfer_run(m, xfer__container_of(q, struct xfer_easy, x.ready_link));
+  }
+  run_timers(m);
+}
+
+xfer_mcode xfer_multi_perform(xfer_multi *m, int *running_handles) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  if (m->in_callback)
+    return XFERM_RECURSIVE_API_CALL;
+  /* Collect what is ready, unless a poll/wait has just done exactly that
+   * and nothing was submitted since: a wasted epoll_wait per turn otherwise. */
+  if (!m->waited || m->submitted) {
+    m->submitted = 0;
+    int nready = 0;
+    if (m->be->vt->wait(m->be, 0, NULL, 0, &nready) < 0)
+      return XFERM_INTERNAL_ERROR;
+  }
+  m->waited = 0;
+  xfer__multi_run(m);
+  if (running_handles)
+    *running_handles = (int)m->nrunning;
+  return XFERM_OK;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static xfer_mcode set_backend(struct xfer_multi *m, long v) {
+  if (v < XFER_BACKEND_AUTO || v > XFER_BACKEND_IO_URING)
+    return XFERM_BAD_FUNCTION_ARGUMENT;
+  if (v != XFER_BACKEND_AUTO && !xfer__backend_built_in((enum xfer__backend_id)v))
+    return XFERM_BAD_FUNCTION_ARGUMENT;
+  int env = xfer__backend_from_env();
+  if (env != XFER__BACKEND_AUTO)
+    return XFERM_OK; /* XFER_BACKEND overrides every multi's choice */
+  if (v == m->backend_id)
+    return XFERM_OK;
+  /* Switching moves no live fds: only an idle multi may switch. */
+  if (m->nadded || m->pool.nconns || m->dns.shared)
+    return XFERM_BAD_FUNCTION_ARGUMENT;
+  int wakeup_armed = m->wakeup_op.armed;
+  if (wakeup_armed)
+    m->be->vt->cancel(m->be, &m->wakeup_op);
+  if (use_backend(m, (enum xfer__backend_id)v) < 0) {
+    if (wakeup_armed)
+      arm_wakeup(m);
+    return XFERM_BAD_FUNCTION_ARGUMENT;
+  }
+  m->backend_chosen = v != XFER_BACKEND_AUTO;
+  return XFERM_OK;
+}
+
+xfer_mcode xfer_multi_setopt(xfer_multi *m, xfer_moption opt, ...) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  if (m->in_callback)
+    return XFERM_RECURSIVE_API_CALL;
+  va_list ap;
+  va_start(ap, opt);
+  xfer_mcode rc = XFERM_OK;
+  switch (opt) {
+  case XFERMOPT_MAX_TOTAL_CONNECTIONS:
+  case XFERMOPT_MAX_HOST_CONNECTIONS:
+  case XFERMOPT_MAXCONNECTS: {
+    long v = va_arg(ap, long);
+    if (v < 0) {
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+      break;
+    }
+    if (opt == XFERMOPT_MAX_TOTAL_CONNECTIONS)
+      m->pool.max_total = v;
+    else if (opt == XFERMOPT_MAX_HOST_CONNECTIONS)
+      m->pool.max_host = v;
+    else
+      m->pool.maxconnects = v;
+    /* A raised limit may let a waiting transfer go at the next turn. */
+    xfer__transfer_promote(m);
+    break;
+  }
+  case XFERMOPT_BACKEND:
+    rc = set_backend(m, va_arg(ap, long));
+    break;
+  default:
+    rc = XFERM_UNKNOWN_OPTION;
+    break;
+  }
+  va_end(ap);
+  return rc;
+}

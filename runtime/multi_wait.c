@@ -1,0 +1,172 @@
+/* Waiting: xfer_multi_poll, xfer_multi_wait, xfer_multi_wakeup,
+ * xfer_multi_fdset and xfer_multi_timeout, with libcurl's contract
+ * (curl-multi-contract.md 1.7 to 1.10). */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "multi.h"
+
+long xfer__multi_timeout_ms(struct xfer_multi *m) {
+  if (!xfer__queue_empty(&m->ready) || !xfer__queue_empty(&m->completed) || m->dns_ready)
+    return 0;
+  struct xfer__heap_node *t = xfer__heap_min(&m->timers);
+  if (!t)
+    return -1;
+  uint64_t now = xfer__now_us();
+  if (t->when <= now)
+    return 0;
+  uint64_t ms = (t->when - now + 999u) / 1000u; /* rounded up: never wake early */
+  return ms > INT32_MAX ? INT32_MAX : (long)ms;
+}
+
+int xfer__multi_has_io(const struct xfer_multi *m) {
+  /* Transfers that run wait on a socket or on the resolver's eventfd;
+   * pending ones wait on other transfers, which are then running too. */
+  return m->nrunning > 0;
+}
+
+static void drain_wakeup(struct xfer_multi *m) {
+  uint64_t v;
+  if (read(m->wakeup_fd, &v, sizeof v) < 0) {
+    /* EAGAIN: nothing latched. */
+  }
+  m->woken = 0;
+  if (!m->wakeup_op.armed)
+    xfer__multi_submit(m, &m->wakeup_op);
+}
+
+static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsigned nextra,
+                          int timeout_ms, int *numfds, int is_poll) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  if (m->in_callback)
+    return XFERM_RECURSIVE_API_CALL;
+  if (timeout_ms < 0)
+    return XFERM_BAD_FUNCTION_ARGUMENT;
+  if (numfds)
+    *numfds = 0;
+  /* A wakeup that arrived before this poll (even across a perform, which
+   * only records it) makes it return at once: libcurl test 2414. */
+  if (is_poll && m->woken) {
+    drain_wakeup(m);
+    m->waited = 1;
+    return XFERM_OK;
+  }
+  /* wait() returns at once when there is nothing to wait on (libcurl's
+   * documented busy-loop trap, which poll() exists to avoid). */
+  if (!is_poll && !xfer__multi_has_io(m) && nextra == 0)
+    return XFERM_OK;
+  /* wait() is not woken by xfer_multi_wakeup: its watch is withdrawn for
+   * the call, and a wakeup stays latched in the eventfd for the next poll. */
+  if (!is_poll && m->wakeup_op.armed)
+    m->be->vt->cancel(m->be, &m->wakeup_op);
+  struct xfer__pollfd pfds[64];
+  struct xfer__pollfd *pf = NULL;
+  unsigned np = 0;
+  if (nextra) {
+    /* The caller's array is converted in place into a bounded local copy:
+     * 64 extra fds is far beyond any real use, and keeps this path free of
+     * allocation. */
+    np = nextra < 64 ? nextra : 64;
+    pf = pfds;
+    for (unsigned i = 0; i < np; i++) {
+      pf[i].fd = extra[i].fd;
+      pf[i].events = (short)(((extra[i].events & XFER_WAIT_POLLIN) ? POLLIN : 0) |
+                             ((extra[i].events & XFER_WAIT_POLLPRI) ? POLLPRI : 0) |
+                             ((extra[i].events & XFER_WAIT_POLLOUT) ? POLLOUT : 0));
+      pf[i].revents = 0;
+    }
+  }
+  uint64_t deadline = xfer__now_us() + (uint64_t)timeout_ms * 1000u;
+  int nextra_ready = 0;
+  xfer_mcode rc = XFERM_OK;
+  m->nevents = 0;
+  /* Bounded: each pass either sees an event or uses up the time. */
+  for (unsigned pass = 0; pass < 1000; pass++) {
+    long t = xfer__multi_timeout_ms(m);
+    uint64_t now = xfer__now_us();
+    long left = now >= deadline ? 0 : (long)((deadline - now + 999u) / 1000u);
+    if (t < 0 || t > left)
+      t = left;
+    m->submitted = 0;
+    if (m->be->vt->wait(m->be, (int)t, pf, np, &nextra_ready) < 0) {
+      rc = XFERM_UNRECOVERABLE_POLL;
+      break;
+    }
+    if (m->nevents || m->woken || m->dns_ready || nextra_ready || t == 0 ||
+        xfer__now_us() >= deadline)
+      break;
+  }
+  if (pf) {
+    for (unsigned i = 0; i < np; i++) {
+      short r = pf[i].revents;
+      extra[i].revents = (short)(((r & POLLIN) ? XFER_WAIT_POLLIN : 0) |
+                                 ((r & POLLPRI) ? XFER_WAIT_POLLPRI : 0) |
+                                 ((r & POLLOUT) ? XFER_WAIT_POLLOUT : 0));
+    }
+  }
+  if (is_poll && m->woken)
+    drain_wakeup(m);
+  else if (!is_poll && !m->woken && !m->wakeup_op.armed)
+    xfer__multi_submit(m, &m->wakeup_op);
+  if (numfds)
+    *numfds = (int)m->nevents + nextra_ready;
+  m->waited = 1;
+  return rc;
+}
+
+xfer_mcode xfer_multi_poll(xfer_multi *m, struct xfer_waitfd extra_fds[], unsigned extra_nfds,
+                           int timeout_ms, int *numfds) {
+  return do_wait(m, extra_fds, extra_nfds, timeout_ms, numfds, 1);
+}
+
+xfer_mcode xfer_multi_wait(xfer_multi *m, struct xfer_waitfd extra_fds[], unsigned extra_nfds,
+                           int timeout_ms, int *numfds) {
+  return do_wait(m, extra_fds, extra_nfds, timeout_ms, numfds, 0);
+}
+
+xfer_mcode xfer_multi_wakeup(xfer_multi *m) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  /* Any thread, signal-safe: one write(2) to an eventfd. */
+  uint64_t one = 1;
+  if (write(m->wakeup_fd, &one, sizeof one) != (ssize_t)sizeof one)
+    return XFERM_WAKEUP_FAILURE;
+  return XFERM_OK;
+}
+
+xfer_mcode xfer_multi_fdset(xfer_multi *m, fd_set *r, fd_set *w, fd_set *e, int *max_fd) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  if (m->in_callback)
+    return XFERM_RECURSIVE_API_CALL;
+  int max = -1;
+  fd_set dummy_r, dummy_w;
+  if (!r) {
+    FD_ZERO(&dummy_r);
+    r = &dummy_r;
+  }
+  if (!w) {
+    FD_ZERO(&dummy_w);
+    w = &dummy_w;
+  }
+  (void)e; /* never filled, as libcurl */
+  m->be->vt->fdset(m->be, r, w, &max);
+  if (max_fd)
+    *max_fd = max;
+  return XFERM_OK;
+}
+
+xfer_mcode xfer_multi_timeout(xfer_multi *m, long *timeout_ms) {
+  if (!xfer__multi_valid(m))
+    return XFERM_BAD_HANDLE;
+  if (m->in_callback)
+    return XFERM_RECURSIVE_API_CALL;
+  if (!timeout_ms)
+    return XFERM_BAD_FUNCTION_ARGUMENT;
+  *timeout_ms = xfer__multi_timeout_ms(m);
+  return XFERM_OK;
+}

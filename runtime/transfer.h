@@ -1,0 +1,34 @@
+/* Internal interface between the transfer state machine (transfer.c) and
+ * its byte-moving half (transfer_io.c). */
+#ifndef XFER_RUNTIME_TRANSFER_H
+#define XFER_RUNTIME_TRANSFER_H
+
+#include "multi.h"
+
+#define XFER__SET_STATE(m, e, st) xfer__set_state((m), (e), (st), __LINE__)
+void xfer__set_state(struct xfer_multi *m, struct xfer_easy *e, enum xfer__state st, int line);
+
+void xfer__transfer_finish(struct xfer_multi *m, struct xfer_easy *e, xfer_code code,
+                           int reusable);
+void xfer__transfer_fail(struct xfer_multi *m, struct xfer_easy *e, xfer_code code,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void xfer__transfer_resolve(struct xfer_multi *m, struct xfer_easy *e);
+void xfer__transfer_connect_done(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
+void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e);
+void xfer__transfer_retry(struct xfer_multi *m, struct xfer_easy *e);
+int xfer__transfer_can_retry(const struct xfer_easy *e);
+
+/* transfer_io.c */
+/* Serialises the request head for URL u from the handle's options. */
+int xfer__transfer_build_head(struct xfer_easy *e, const struct xfer__url *u, char **buf,
+                              size_t *cap, size_t *len, const char **errmsg);
+/* Points the transfer at a serialised request head and works out its body
+ * from the options. */
+void xfer__transfer_set_request(struct xfer_easy *e, const char *head, size_t len);
+/* Serialises the head for the current (redirected) URL. */
+int xfer__transfer_build_redirect(struct xfer_easy *e);
+void xfer__transfer_send(struct xfer_multi *m, struct xfer_easy *e);
+void xfer__transfer_sent(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
+void xfer__transfer_received(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
+
+#endif

@@ -1,0 +1,107 @@
+/* See xtest.h. */
+#include "xtest.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testserver.h"
+
+size_t xt_buf_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+  struct xt_buf *b = userdata;
+  size_t n = size * nmemb;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *d = realloc(b->data, cap);
+    cr_assert(d, "out of memory in a test buffer");
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, ptr, n);
+  b->len += n;
+  b->data[b->len] = 0;
+  return n;
+}
+
+void xt_buf_free(struct xt_buf *b) {
+  free(b->data);
+  memset(b, 0, sizeof *b);
+}
+
+void xt_req_init(struct xt_req *r, const char *url) {
+  memset(r, 0, sizeof *r);
+  r->e = xfer_easy_init();
+  cr_assert(r->e);
+  cr_assert_eq(xfer_easy_setopt(r->e, XFEROPT_URL, url), XFERE_OK);
+  cr_assert_eq(xfer_easy_setopt(r->e, XFEROPT_WRITEFUNCTION, xt_buf_write), XFERE_OK);
+  cr_assert_eq(xfer_easy_setopt(r->e, XFEROPT_WRITEDATA, &r->body), XFERE_OK);
+  cr_assert_eq(xfer_easy_setopt(r->e, XFEROPT_HEADERFUNCTION, xt_buf_write), XFERE_OK);
+  cr_assert_eq(xfer_easy_setopt(r->e, XFEROPT_HEADERDATA, &r->headers), XFERE_OK);
+  cr_assert_eq(xfer_easy_setopt(r->e, XFEROPT_ERRORBUFFER, r->err), XFERE_OK);
+  cr_assert_eq(xfer_easy_setopt(r->e, XFEROPT_PRIVATE, r), XFERE_OK);
+  r->result = (xfer_code)-1;
+}
+
+void xt_req_free(struct xt_req *r) {
+  xfer_easy_cleanup(r->e);
+  xt_buf_free(&r->body);
+  xt_buf_free(&r->headers);
+}
+
+uint64_t xt_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int xt_drive(xfer_multi *m, int max_ms) {
+  uint64_t end = xt_now_ms() + (uint64_t)max_ms;
+  int msgs = 0;
+  for (;;) {
+    int running = 0;
+    cr_assert_eq(xfer_multi_perform(m, &running), XFERM_OK);
+    int left;
+    xfer_msg *msg;
+    while ((msg = xfer_multi_info_read(m, &left))) {
+      cr_assert_eq(msg->msg, XFERMSG_DONE);
+      struct xt_req *r = NULL;
+      xfer_easy_getinfo(msg->easy_handle, XFERINFO_PRIVATE, &r);
+      if (r) {
+        r->done = 1;
+        r->result = msg->data.result;
+      }
+      msgs++;
+    }
+    if (running == 0)
+      return msgs;
+    cr_assert(xt_now_ms() < end, "transfers still running after %d ms", max_ms);
+    cr_assert_eq(xfer_multi_poll(m, NULL, 0, 100, NULL), XFERM_OK);
+  }
+}
+
+void xt_run(xfer_multi *m, struct xt_req *reqs, size_t n, int max_ms) {
+  for (size_t i = 0; i < n; i++)
+    cr_assert_eq(xfer_multi_add_handle(m, reqs[i].e), XFERM_OK);
+  xt_drive(m, max_ms);
+  for (size_t i = 0; i < n; i++)
+    cr_assert(reqs[i].done, "request %zu never finished", i);
+}
+
+xfer_multi *xt_multi(void) {
+  xfer_multi *m = xfer_multi_init();
+  cr_assert(m, "xfer_multi_init failed (XFER_BACKEND=%s)",
+            getenv("XFER_BACKEND") ? getenv("XFER_BACKEND") : "");
+  return m;
+}
+
+void xt_assert_pattern(const struct xt_buf *b, size_t n) {
+  cr_assert_eq(b->len, n, "body is %zu bytes, expected %zu", b->len, n);
+  char *want = malloc(n ? n : 1);
+  cr_assert(want);
+  ts_pattern(0, want, n);
+  cr_assert(memcmp(b->data ? b->data : "", want, n) == 0, "body bytes differ from the pattern");
+  free(want);
+}

@@ -1,0 +1,55 @@
+/* Helpers for tests that drive xfer itself (prefix xt_): a growable body
+ * buffer, handle set-up, and a bounded multi loop that collects the done
+ * messages. Tests stay short and every loop stays bounded in time. */
+#ifndef XFER_TESTS_XTEST_H
+#define XFER_TESTS_XTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xfer/xfer.h"
+
+struct xt_buf {
+  char *data;
+  size_t len;
+  size_t cap;
+};
+
+/* XFEROPT_WRITEFUNCTION / HEADERFUNCTION that appends to a struct xt_buf. */
+size_t xt_buf_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+void xt_buf_free(struct xt_buf *b);
+
+/* One transfer's handle with its own body buffer and error buffer. */
+struct xt_req {
+  xfer_easy *e;
+  struct xt_buf body;
+  struct xt_buf headers;
+  char err[XFER_ERROR_SIZE];
+  xfer_code result;
+  int done;
+};
+
+/* Sets URL, write/header functions into r's buffers, ERRORBUFFER and
+ * PRIVATE (= r). Asserts on failure. */
+void xt_req_init(struct xt_req *r, const char *url);
+void xt_req_free(struct xt_req *r);
+
+/* Runs perform/info_read/poll until nothing runs or `max_ms` passes; each
+ * done message marks its xt_req (through PRIVATE) done with its result.
+ * Returns the number of messages read. Asserts that the loop finished in
+ * time. */
+int xt_drive(xfer_multi *m, int max_ms);
+
+/* Adds every request, drives, and asserts each one finished. */
+void xt_run(xfer_multi *m, struct xt_req *reqs, size_t n, int max_ms);
+
+/* A multi on the backend of the XFER_BACKEND variable (ctest sets it). */
+xfer_multi *xt_multi(void);
+
+/* Asserts that b holds exactly ts_pattern(0..n). */
+void xt_assert_pattern(const struct xt_buf *b, size_t n);
+
+/* Milliseconds on the monotonic clock. */
+uint64_t xt_now_ms(void);
+
+#endif

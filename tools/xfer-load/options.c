@@ -1,0 +1,190 @@
+/* Command-line parsing for xfer-load. The flags follow wrk and h2load where
+ * they overlap (-c, -n, -d), so that runs of the three read alike. */
+#include "load.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xfer/xfer.h>
+
+#define DEFAULT_CONNECTIONS 16
+#define DEFAULT_DURATION_S 5.0
+
+/* Each connection is a descriptor in the client and another in the built-in
+ * server; beyond this even a raised descriptor limit runs out, so a larger
+ * value is a typing mistake rather than a test. */
+#define MAX_CONNECTIONS 100000
+
+/* A run's length is kept in nanoseconds in 64 bits; a billion seconds fits
+ * with room to spare and is far beyond any sensible test. */
+#define MAX_DURATION_S 1e9
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "Usage: xfer-load [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] "
+          "[--backend poll|epoll|io_uring] [URL]\n"
+          "\n"
+          "Load-tests an HTTP/1.1 server through xfer's multi interface: CONNECTIONS\n"
+          "transfers run in parallel, each on its own keep-alive connection.\n"
+          "Without a URL a built-in server on 127.0.0.1 answers every request.\n"
+          "\n"
+          "  -c, --connections N   transfers (and connections) in parallel (default %d)\n"
+          "  -n, --requests N      stop after N requests\n"
+          "  -d, --duration T      stop after T seconds (default %g; suffixes ms, s, m, h)\n"
+          "      --backend NAME    I/O backend: poll, epoll, io_uring (default: the\n"
+          "                        library's choice, see XFER_BACKEND)\n"
+          "  -h, --help            show this help\n"
+          "\n"
+          "Exit status: 0 when every request got a 2xx/3xx response, 1 otherwise,\n"
+          "2 for bad arguments.\n",
+          DEFAULT_CONNECTIONS, DEFAULT_DURATION_S);
+}
+
+static int bad(const char *fmt, const char *flag, const char *value)
+{
+  fputs("xfer-load: ", stderr);
+  fprintf(stderr, fmt, flag, value);
+  fputs("\nTry 'xfer-load --help'.\n", stderr);
+  return -1;
+}
+
+/* A whole number in [min, max], digits only (strtoull would take "-1"). */
+static int parse_count(const char *s, unsigned long long min, unsigned long long max,
+                       unsigned long long *out)
+{
+  if (s[0] < '0' || s[0] > '9')
+    return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < min || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* A positive duration: a decimal number with an optional unit, seconds
+ * when there is none, as wrk takes it. */
+static int parse_duration(const char *s, double *out)
+{
+  if ((s[0] < '0' || s[0] > '9') && s[0] != '.')
+    return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno != 0 || end == s)
+    return -1;
+  if (strcmp(end, "ms") == 0)
+    v /= 1000.0;
+  else if (strcmp(end, "m") == 0)
+    v *= 60.0;
+  else if (strcmp(end, "h") == 0)
+    v *= 3600.0;
+  else if (strcmp(end, "s") != 0 && *end != '\0')
+    return -1;
+  if (!isfinite(v) || v <= 0.0 || v > MAX_DURATION_S)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_backend(const char *s, struct load_options *o)
+{
+  static const struct {
+    const char *name;
+    long value;
+  } names[] = {
+      {"auto", XFER_BACKEND_AUTO},
+      {"poll", XFER_BACKEND_POLL},
+      {"epoll", XFER_BACKEND_EPOLL},
+      {"io_uring", XFER_BACKEND_IO_URING},
+  };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (strcmp(s, names[i].name) == 0) {
+      o->backend = names[i].value;
+      o->backend_name = names[i].name;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Values of getopt_long for the options that have no short form. */
+enum { OPT_BACKEND = 256, OPT_SERVE_ONLY };
+
+int options_parse(int argc, char **argv, struct load_options *o)
+{
+  static const struct option longs[] = {
+      {"connections", required_argument, NULL, 'c'},
+      {"requests", required_argument, NULL, 'n'},
+      {"duration", required_argument, NULL, 'd'},
+      {"backend", required_argument, NULL, OPT_BACKEND},
+      /* Runs only the built-in server, for measuring other clients against
+       * it; left out of --help as it is not part of load testing proper. */
+      {"serve-only", no_argument, NULL, OPT_SERVE_ONLY},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  memset(o, 0, sizeof *o);
+  o->connections = DEFAULT_CONNECTIONS;
+  o->backend = XFER_BACKEND_AUTO;
+  o->backend_name = "auto";
+
+  /* Messages are ours, so that each says what was expected. */
+  opterr = 0;
+  optind = 1;
+  unsigned long long count;
+  int opt;
+  while ((opt = getopt_long(argc, argv, ":c:n:d:h", longs, NULL)) != -1) {
+    switch (opt) {
+    case 'c':
+      if (parse_count(optarg, 1, MAX_CONNECTIONS, &count) < 0)
+        return bad("%s needs a whole number from 1 to 100000, not '%s'", "--connections",
+                   optarg);
+      o->connections = (long)count;
+      break;
+    case 'n':
+      if (parse_count(optarg, 1, UINT64_MAX, &count) < 0)
+        return bad("%s needs a whole number of at least 1, not '%s'", "--requests", optarg);
+      o->requests = count;
+      break;
+    case 'd':
+      if (parse_duration(optarg, &o->duration_s) < 0)
+        return bad("%s needs a positive time such as 5, 2.5s, 500ms or 1m, not '%s'",
+                   "--duration", optarg);
+      break;
+    case OPT_BACKEND:
+      if (parse_backend(optarg, o) < 0)
+        return bad("%s must be poll, epoll or io_uring, not '%s'", "--backend", optarg);
+      break;
+    case OPT_SERVE_ONLY:
+      o->serve_only = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      return 1;
+    case ':':
+      return bad("%s needs a value%s", argv[optind - 1], "");
+    default: {
+      /* getopt sets optopt for an unknown short option only. */
+      char flag[3] = {'-', (char)optopt, '\0'};
+      return bad("unknown option %s%s", optopt != 0 ? flag : argv[optind - 1], "");
+    }
+    }
+  }
+  if (optind < argc)
+    o->url = argv[optind++];
+  if (optind < argc)
+    return bad("one URL at most; '%s' is one too many%s", argv[optind], "");
+  if (o->requests && o->duration_s > 0.0)
+    return bad("%s and %s cannot be combined: a run is counted or timed", "-n", "-d");
+  if (o->serve_only && o->url)
+    return bad("%s serves locally and takes no URL, not '%s'", "--serve-only", o->url);
+  if (!o->requests && o->duration_s == 0.0)
+    o->duration_s = DEFAULT_DURATION_S;
+  return 0;
+}

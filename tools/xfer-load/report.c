@@ -1,0 +1,108 @@
+/* The report: wrk's figures (rate, bytes, errors, latency percentiles) plus
+ * the client's own CPU time per request, the figure the performance
+ * baselines compare clients by. */
+#include "load.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <xfer/xfer.h>
+
+#define MIB (1024.0 * 1024.0)
+
+/* Room for one formatted latency such as "1234.57ms". */
+#define LATENCY_TEXT 32
+
+/* A latency in the unit that keeps three or four significant digits. */
+static const char *fmt_latency(char buf[LATENCY_TEXT], uint64_t ns)
+{
+  if (ns < UINT64_C(1000000))
+    snprintf(buf, LATENCY_TEXT, "%.1fus", (double)ns / 1e3);
+  else if (ns < UINT64_C(1000000000))
+    snprintf(buf, LATENCY_TEXT, "%.2fms", (double)ns / 1e6);
+  else
+    snprintf(buf, LATENCY_TEXT, "%.2fs", (double)ns / 1e9);
+  return buf;
+}
+
+/* The backend as asked for; under "auto" the library follows XFER_BACKEND,
+ * so that is shown when it is set. */
+static void print_backend(FILE *out, const struct load_options *o)
+{
+  const char *env = getenv("XFER_BACKEND");
+  if (o->backend == XFER_BACKEND_AUTO && env && *env)
+    fprintf(out, "backend auto (XFER_BACKEND=%s)", env);
+  else
+    fprintf(out, "backend %s", o->backend_name);
+}
+
+static void print_errors(FILE *out, const struct load_result *r)
+{
+  fprintf(out, "  errors        %llu", (unsigned long long)r->errors);
+  if (r->errors) {
+    const char *sep = " (by code: ";
+    for (unsigned c = 0; c < LOAD_MAX_CODES; c++) {
+      if (!r->errors_by_code[c])
+        continue;
+      fprintf(out, "%s%u %s: %llu", sep, c, xfer_easy_strerror((xfer_code)c),
+              (unsigned long long)r->errors_by_code[c]);
+      sep = ", ";
+    }
+    fputc(')', out);
+  }
+  fprintf(out, "  non-2xx/3xx: %llu\n", (unsigned long long)r->bad_status);
+}
+
+static void print_latency(FILE *out, const struct load_histogram *h)
+{
+  static const struct {
+    const char *label;
+    double p;
+  } points[] = {{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99.9", 99.9}};
+  char buf[LATENCY_TEXT];
+  fputs("  latency      ", out);
+  if (h->count == 0) {
+    fputs(" none (no response)\n", out);
+    return;
+  }
+  for (size_t i = 0; i < sizeof points / sizeof points[0]; i++)
+    fprintf(out, " %s %s", points[i].label, fmt_latency(buf, histogram_percentile(h, points[i].p)));
+  fprintf(out, " max %s", fmt_latency(buf, h->max_ns));
+  fprintf(out, "  (mean %s)\n", fmt_latency(buf, (uint64_t)histogram_mean_ns(h)));
+}
+
+void report_print(FILE *out, const struct load_options *o, const char *url, int builtin,
+                  const struct load_result *r)
+{
+  double secs = r->elapsed_s > 0.0 ? r->elapsed_s : 1e-9;
+  fprintf(out, "xfer-load: %s%s, %ld connections, %.2f s, ", url, builtin ? " (built-in server)" : "",
+          r->slots, r->elapsed_s);
+  print_backend(out, o);
+  fputs(r->interrupted ? " (interrupted)\n" : "\n", out);
+  if (r->aborted)
+    fprintf(out, "  aborted       the multi failed: %s\n", r->aborted);
+
+  fprintf(out, "  requests      %llu (%.1f/s)\n", (unsigned long long)r->requests,
+          (double)r->requests / secs);
+
+  uint64_t total = r->body_bytes + (r->header_bytes_known ? r->header_bytes : 0);
+  fprintf(out, "  bytes         %llu (%.2f MiB/s", (unsigned long long)total,
+          (double)total / MIB / secs);
+  if (r->header_bytes_known)
+    fprintf(out, "; body %llu)\n", (unsigned long long)r->body_bytes);
+  else
+    fputs("; body only)\n", out);
+
+  print_errors(out, r);
+  fprintf(out, "  connections   %llu\n", (unsigned long long)r->connections);
+  print_latency(out, &r->latency);
+
+  /* Failed transfers cost CPU too, so the cost is spread over all that
+   * finished; in a clean run that is the number of requests. */
+  uint64_t done = r->requests + r->errors;
+  fprintf(out, "  client CPU    user %.3f s  sys %.3f s", r->user_s, r->sys_s);
+  if (done)
+    fprintf(out, "  -> %.2f us/request\n", (r->user_s + r->sys_s) * 1e6 / (double)done);
+  else
+    fputs("  -> n/a (no request finished)\n", out);
+}

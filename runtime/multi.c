@@ -250,14 +250,18 @@ xfer_mcode xfer_multi_perform(xfer_multi *m, int *running_handles) {
     return XFERM_RECURSIVE_API_CALL;
   /* Collect what is ready, unless a poll/wait has just done exactly that
    * and nothing was submitted since: a wasted epoll_wait per turn otherwise. */
+  int gathered = 0;
   if (!m->waited || m->submitted) {
     m->submitted = 0;
     int nready = 0;
     if (m->be->vt->wait(m->be, 0, NULL, 0, &nready) < 0)
       return XFERM_INTERNAL_ERROR;
+    gathered = 1;
   }
   m->waited = 0;
   xfer__multi_run(m);
+  if (gathered)
+    m->last_wait = m->now; /* read right after the wait, in xfer__multi_run */
   if (running_handles)
     *running_handles = (int)m->nrunning;
   return XFERM_OK;

@@ -37,6 +37,7 @@ struct xfer_multi {
   unsigned nmsgs;
   uint64_t now;                 /* monotonic us, read once per turn */
   uint64_t turn;
+  uint64_t last_wait;           /* monotonic us when the backend last gathered events */
   unsigned submitted;           /* ops submitted since the last backend wait */
   unsigned nevents;             /* completions seen by the current wait */
   unsigned woken : 1;           /* the wakeup eventfd fired */

@@ -108,6 +108,7 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
                                  ((r & POLLOUT) ? XFER_WAIT_POLLOUT : 0));
     }
   }
+  m->last_wait = xfer__now_us();
   if (is_poll && m->woken)
     drain_wakeup(m);
   else if (!is_poll && !m->woken && !m->wakeup_op.armed)

@@ -13,6 +13,10 @@
 /* libcurl's CURLOPT_MAXAGE_CONN default: an idle connection older than
  * 118 s is not reused (servers commonly time out idle ones at 120 s). */
 #define DEFAULT_MAX_IDLE_US (118ull * 1000000u)
+/* How long the backend's last look at an idle connection is trusted. A
+ * millisecond is many loop turns under load and far below any server's
+ * keep-alive timeout; the safe retry rule covers the race that remains. */
+#define LIVENESS_TRUST_US 1000u
 
 void xfer__pool_init(struct xfer__pool *p) {
   memset(p, 0, sizeof *p);
@@ -113,11 +117,15 @@ struct xfer__conn *xfer__pool_checkout(struct xfer_multi *m, struct xfer__origin
       m->be->vt->cancel(m->be, &c->rx);
     int dead = c->rx_done;
     c->rx_done = 0;
-    /* A connection that went idle in this very turn cannot have missed a
-     * FIN since: skip the peek syscall (the load-test pattern of remove and
-     * re-add reuses connections this way every request). The retry rule
-     * covers the rest. */
-    if (!dead && c->idle_turn != m->turn && !seems_alive(c->fd))
+    /* The idle watch (POLL_IN) reports a FIN or stray bytes at every
+     * backend wait. If the connection went idle in this turn, or the
+     * backend looked less than a millisecond ago, nothing can have been
+     * missed but a race the retry rule covers: skip the peek syscall, which
+     * the remove-and-re-add pattern of load generators would otherwise pay
+     * on every request. After a longer gap (an application that slept
+     * between performs), peek. */
+    int fresh = c->idle_turn == m->turn || m->now - m->last_wait < LIVENESS_TRUST_US;
+    if (!dead && !fresh && !seems_alive(c->fd))
       dead = 1;
     if (dead || m->now - c->idle_since > p->max_idle_us) {
       xfer__pool_close(m, c);

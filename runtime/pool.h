@@ -39,6 +39,11 @@ struct xfer__conn {
   struct xfer__op tx;       /* CONNECT or SEND */
   struct iovec iov[2];
   struct sockaddr_storage peer; /* the address it was opened to */
+  /* Filled once when connected, copied into each transfer's infos: a reused
+   * connection costs no getsockname() per request. */
+  char peer_ip[46];
+  uint16_t peer_port;
+  uint16_t local_port;
   char *rbuf;
   size_t rcap;
   size_t rlen;              /* bytes in rbuf */

@@ -277,22 +277,31 @@ void xfer__transfer_resolved(struct xfer_multi *m, struct xfer_easy *e, int err)
   do_connect(m, e);
 }
 
-static void note_addresses(struct xfer_easy *e, int fd, const struct sockaddr_storage *peer) {
+/* Records the connection's two ends on it, once, when it is up. */
+static void learn_addresses(struct xfer__conn *c) {
+  const struct sockaddr_storage *peer = &c->peer;
   struct sockaddr_storage local;
   socklen_t len = sizeof local;
   if (peer->ss_family == AF_INET6) {
     const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)peer;
-    inet_ntop(AF_INET6, &s6->sin6_addr, e->info.primary_ip, sizeof e->info.primary_ip);
-    e->info.primary_port = ntohs(s6->sin6_port);
+    inet_ntop(AF_INET6, &s6->sin6_addr, c->peer_ip, sizeof c->peer_ip);
+    c->peer_port = ntohs(s6->sin6_port);
   } else {
     const struct sockaddr_in *s4 = (const struct sockaddr_in *)peer;
-    inet_ntop(AF_INET, &s4->sin_addr, e->info.primary_ip, sizeof e->info.primary_ip);
-    e->info.primary_port = ntohs(s4->sin_port);
+    inet_ntop(AF_INET, &s4->sin_addr, c->peer_ip, sizeof c->peer_ip);
+    c->peer_port = ntohs(s4->sin_port);
   }
-  if (getsockname(fd, (struct sockaddr *)&local, &len) == 0)
-    e->info.local_port = local.ss_family == AF_INET6
-                             ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
-                             : ntohs(((struct sockaddr_in *)&local)->sin_port);
+  c->local_port = 0;
+  if (getsockname(c->fd, (struct sockaddr *)&local, &len) == 0)
+    c->local_port = local.ss_family == AF_INET6
+                        ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
+                        : ntohs(((struct sockaddr_in *)&local)->sin_port);
+}
+
+static void note_addresses(struct xfer_easy *e, const struct xfer__conn *c) {
+  memcpy(e->info.primary_ip, c->peer_ip, sizeof c->peer_ip);
+  e->info.primary_port = c->peer_port;
+  e->info.local_port = c->local_port;
 }
 
 static void attach(struct xfer_multi *m, struct xfer_easy *e, struct xfer__conn *c, int reused) {
@@ -307,7 +316,8 @@ static void attach(struct xfer_multi *m, struct xfer_easy *e, struct xfer__conn 
 static void connected(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__conn *c = e->x.conn;
   c->connected = 1;
-  note_addresses(e, c->fd, &e->x.addrs[e->x.next_addr]);
+  learn_addresses(c);
+  note_addresses(e, c);
   e->info.t_connect = (int64_t)(m->now - e->x.t_start);
   if (e->opt.verbose)
     xfer__easy_verbose(e, "Connected to %s (%s) port %ld", e->x.url->host, e->info.primary_ip,
@@ -351,6 +361,7 @@ static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__ori
       close(fd);
       return prc;
     }
+    c->peer = *sa;
     attach(m, e, c, 0);
     if (rc == 0) {
       connected(m, e);
@@ -385,7 +396,7 @@ static void do_connect(struct xfer_multi *m, struct xfer_easy *e) {
     if (c) {
       attach(m, e, c, 1);
       /* A reused connection's addresses are the ones it was opened with. */
-      note_addresses(e, c->fd, &c->peer);
+      note_addresses(e, c);
       e->info.t_connect = (int64_t)(m->now - e->x.t_start);
       xfer__transfer_set_timer(m, e);
       xfer__transfer_send(m, e);

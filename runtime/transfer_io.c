@@ -155,6 +155,7 @@ static long fill_upload(struct xfer_multi *m, struct xfer_easy *e) {
   return (long)n;
 }
 
+static void arm_recv(struct xfer_multi *m, struct xfer_easy *e);
 static void start_recv(struct xfer_multi *m, struct xfer_easy *e);
 
 static void submit_send(struct xfer_multi *m, struct xfer__conn *c, int iovcnt) {
@@ -203,6 +204,11 @@ void xfer__transfer_send(struct xfer_multi *m, struct xfer_easy *e) {
     n = 2;
   }
   submit_send(m, c, n);
+  /* The receive goes out with the send: an early answer (a 413 during an
+   * upload, a server closing) is seen at once, and with epoll the fd's read
+   * interest never drops between requests, so a keep-alive request costs no
+   * epoll_ctl at all. */
+  arm_recv(m, e);
 }
 
 static int call_progress(struct xfer_multi *m, struct xfer_easy *e) {
@@ -260,14 +266,24 @@ void xfer__transfer_sent(struct xfer_multi *m, struct xfer_easy *e, int32_t res)
 
 /* ---- the response ------------------------------------------------------ */
 
-static void start_recv(struct xfer_multi *m, struct xfer_easy *e) {
+static void arm_recv(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__conn *c = e->x.conn;
-  if (e->x.state != XFER__ST_RECEIVING)
-    XFER__SET_STATE(m, e, XFER__ST_RECEIVING);
+  /* A receive that completed but is not processed yet (the send's
+   * completion of the same batch is handled first) still owns the buffer
+   * past rlen: arming another would read over its bytes. */
+  if (c->rx.armed || c->rx_done)
+    return;
   c->rx.kind = XFER__OP_RECV;
   c->rx.buf = c->rbuf + c->rlen;
   c->rx.len = c->rcap - c->rlen;
   xfer__multi_submit(m, &c->rx);
+}
+
+/* The whole request is out: from now on only the response matters. */
+static void start_recv(struct xfer_multi *m, struct xfer_easy *e) {
+  if (e->x.state != XFER__ST_RECEIVING)
+    XFER__SET_STATE(m, e, XFER__ST_RECEIVING);
+  arm_recv(m, e);
 }
 
 static struct xfer__http_limits limits_of(const struct xfer_easy *e) {
@@ -388,7 +404,7 @@ static int process_heads(struct xfer_multi *m, struct xfer_easy *e) {
           c->rcap = ncap;
         }
       }
-      start_recv(m, e);
+      arm_recv(m, e);
       return 0;
     }
     size_t hlen = (size_t)rc;
@@ -461,7 +477,7 @@ static void process_input(struct xfer_multi *m, struct xfer_easy *e) {
   c->rlen = c->rpos = 0;
   if (call_progress(m, e) < 0)
     return;
-  start_recv(m, e);
+  arm_recv(m, e);
 }
 
 static void on_eof(struct xfer_multi *m, struct xfer_easy *e) {

@@ -369,11 +369,12 @@ static int send_all(struct conn *c, const char *p, size_t n)
     if (c->fd < 0)
         return -1;
     while (n > 0) {
-        /* One poll bounds the wait for progress; a blocking send() then
-         * writes at least one byte or times out via SO_SNDTIMEO. */
+        /* The poll bounds the wait for progress; MSG_DONTWAIT then takes
+         * what fits, so a client that stops reading cannot hold this thread
+         * inside send() when ts_stop() wants it back. */
         if (wait_fd(c->s, c->fd, POLLOUT, TS_IO_MS) <= 0)
             return -1;
-        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continue; /* bounded: the next wait_fd() has a deadline */
@@ -779,7 +780,8 @@ static int read_body(struct conn *c, struct req *r)
     } else if (r->cl > 0) {
         rc = take(c, r, (uint64_t)r->cl) < 0 ? -1 : 0;
     }
-    log_update(c->s, r);
+    if (r->has_body)
+        log_update(c->s, r);
     return rc;
 }
 
@@ -1429,7 +1431,10 @@ struct ts_server *ts_start(void)
         perror("testserver: pipe2");
         goto fail;
     }
-    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking listener only: a connection reset between poll() and
+     * accept() must not leave the acceptor blocked in accept(). Accepted
+     * sockets are blocking (accept4 without SOCK_NONBLOCK). */
+    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->lfd < 0) {
         perror("testserver: socket");
         goto fail;

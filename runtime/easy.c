@@ -87,8 +87,7 @@ static void free_caches(struct xfer_easy *e) {
   if (e->url_ok)
     xfer__url_free(&e->url);
   e->url_ok = 0;
-  if (e->x.url == &e->x.redirect_url)
-    xfer__url_free(&e->x.redirect_url);
+  xfer__url_free(&e->x.redirect_url);
   e->x.url = NULL;
   xfer__free(e->req_buf);
   xfer__free(e->redir_buf);

@@ -142,6 +142,8 @@ void xfer__transfer_start(struct xfer_multi *m, struct xfer_easy *e) {
   x->result = XFERE_OK;
   x->conn = NULL;
   x->dns = NULL;
+  /* A redirect target of the previous run is not needed any more. */
+  xfer__url_free(&x->redirect_url);
   x->url = &e->url;
   x->retried = 0;
   x->want_fresh = 0;
@@ -308,14 +310,14 @@ static void attach(struct xfer_multi *m, struct xfer_easy *e, struct xfer__conn 
   e->x.conn = c;
   e->x.reused_conn = (unsigned)reused;
   c->owner = e;
-  if (!reused)
-    e->info.num_connects++;
 }
 
 /* The connection is up: record where it goes and start the request. */
 static void connected(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__conn *c = e->x.conn;
   c->connected = 1;
+  /* Counted once it is up: addresses that refused were attempts only. */
+  e->info.num_connects++;
   learn_addresses(c);
   note_addresses(e, c);
   e->info.t_connect = (int64_t)(m->now - e->x.t_start);
@@ -505,8 +507,7 @@ void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e) {
                                                      e->opt.copypostfields));
   if (to_get)
     x->method_get_like = 1;
-  if (x->url == &x->redirect_url)
-    xfer__url_free(&x->redirect_url);
+  xfer__url_free(&x->redirect_url);
   x->redirect_url = next;
   x->url = &x->redirect_url;
   rc = xfer__transfer_build_redirect(e);
@@ -515,6 +516,10 @@ void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e) {
     return;
   }
   reset_response(e);
+  /* The sizes describe the final response, as libcurl's: the bodies of the
+   * followed 3xx were never delivered. */
+  e->info.size_download = 0;
+  e->info.content_length_download = -1;
   x->retried = 0;
   x->want_fresh = 0;
   XFER__SET_STATE(m, e, XFER__ST_INIT);

@@ -243,7 +243,8 @@ void xfer__transfer_sent(struct xfer_multi *m, struct xfer_easy *e, int32_t res)
   size_t done = (size_t)res;
   x->req_sent += done;
   /* Body bytes count toward SIZE_UPLOAD once the head is out. */
-  uint64_t head_left = x->req_sent > x->req_head_len ? 0 : x->req_head_len - (x->req_sent - done);
+  uint64_t before = x->req_sent - done;
+  uint64_t head_left = before >= x->req_head_len ? 0 : x->req_head_len - before;
   if (done > head_left)
     e->info.size_upload += (int64_t)(done - head_left);
   int iovcnt = c->tx.iovcnt;
@@ -436,7 +437,10 @@ static int process_heads(struct xfer_multi *m, struct xfer_easy *e) {
   e->info.response_code = x->head.status;
   e->info.t_starttransfer = (int64_t)(m->now - x->t_start);
   enum xfer__http_framing f = xfer__http_framing(&x->head, x->method_head);
-  if (f == XFER__HTTP_BODY_LENGTH)
+  /* The header's value, not the framing's: a HEAD response announces the
+   * size it does not send, and that is how libcurl users ask for one. */
+  int bodyless = x->head.status == 204 || x->head.status == 304;
+  if (!bodyless && !x->head.chunked && x->head.content_length >= 0)
     e->info.content_length_download = x->head.content_length;
   x->deliver_body = !is_followed_redirect(e);
   xfer__http_body_init(&x->body, f, x->head.content_length, &lim);

@@ -1,4 +1,5 @@
 /* Process-wide set-up: the allocator hooks, the version string, xfer_free. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +35,17 @@ void xfer_global_cleanup(void) {
     xfer__alloc_set(malloc, free, realloc, strdup, calloc);
 }
 
+static char version[96];
+
+static void make_version(void) {
+  snprintf(version, sizeof version, "xfer/0.1.0 (backends: %s; TLS: none)", xfer__backend_list());
+}
+
 const char *xfer_version(void) {
-  static char v[96];
-  if (!v[0])
-    snprintf(v, sizeof v, "xfer/0.1.0 (backends: %s; TLS: none)", xfer__backend_list());
-  return v;
+  /* Any thread may ask first: build the string exactly once. */
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, make_version);
+  return version;
 }
 
 void xfer_free(void *p) { xfer__free(p); }

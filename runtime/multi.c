@@ -86,6 +86,7 @@ xfer_mcode xfer_multi_cleanup(xfer_multi *m) {
   m->be->vt->destroy(m->be);
   xfer__handles_destroy(&m->conns);
   xfer__heap_free(&m->timers);
+  xfer__free(m->wait_pf);
   m->magic = 0;
   xfer__free(m);
   return XFERM_OK;

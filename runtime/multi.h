@@ -43,6 +43,10 @@ struct xfer_multi {
   unsigned woken : 1;           /* the wakeup eventfd fired */
   unsigned dns_ready : 1;       /* a resolver thread posted an answer */
   /* Wakeup: an eventfd watched by an internal POLL_IN op. */
+  /* The extra fds of a poll/wait beyond what fits on the stack; grown only
+   * when a caller passes more than ever before. */
+  struct xfer__pollfd *wait_pf;
+  unsigned wait_pf_cap;
   int wakeup_fd;
   struct xfer__op wakeup_op;
   atomic_int wakeup_pending;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "multi.h"
 
@@ -48,6 +49,17 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
     return XFERM_BAD_FUNCTION_ARGUMENT;
   if (numfds)
     *numfds = 0;
+  /* Up to 64 extra fds (any real caller) convert into a stack array; more
+   * go into the multi's own array, grown once and kept. */
+  struct xfer__pollfd pfds[64];
+  struct xfer__pollfd *pf = nextra > 64 ? m->wait_pf : pfds;
+  if (nextra > 64 && nextra > m->wait_pf_cap) {
+    pf = xfer__realloc(m->wait_pf, nextra * sizeof *pf);
+    if (!pf)
+      return XFERM_OUT_OF_MEMORY;
+    m->wait_pf = pf;
+    m->wait_pf_cap = nextra;
+  }
   /* A wakeup that arrived before this poll (even across a perform, which
    * only records it) makes it return at once: libcurl test 2414. */
   if (is_poll && m->woken) {
@@ -63,15 +75,8 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
    * the call, and a wakeup stays latched in the eventfd for the next poll. */
   if (!is_poll && m->wakeup_op.armed)
     m->be->vt->cancel(m->be, &m->wakeup_op);
-  struct xfer__pollfd pfds[64];
-  struct xfer__pollfd *pf = NULL;
-  unsigned np = 0;
-  if (nextra) {
-    /* The caller's array is converted in place into a bounded local copy:
-     * 64 extra fds is far beyond any real use, and keeps this path free of
-     * allocation. */
-    np = nextra < 64 ? nextra : 64;
-    pf = pfds;
+  unsigned np = nextra;
+  if (np) {
     for (unsigned i = 0; i < np; i++) {
       pf[i].fd = extra[i].fd;
       pf[i].events = (short)(((extra[i].events & XFER_WAIT_POLLIN) ? POLLIN : 0) |
@@ -92,7 +97,7 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
     if (t < 0 || t > left)
       t = left;
     m->submitted = 0;
-    if (m->be->vt->wait(m->be, (int)t, pf, np, &nextra_ready) < 0) {
+    if (m->be->vt->wait(m->be, (int)t, np ? pf : NULL, np, &nextra_ready) < 0) {
       rc = XFERM_UNRECOVERABLE_POLL;
       break;
     }
@@ -100,7 +105,7 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
         xfer__now_us() >= deadline)
       break;
   }
-  if (pf) {
+  if (np) {
     for (unsigned i = 0; i < np; i++) {
       short r = pf[i].revents;
       extra[i].revents = (short)(((r & POLLIN) ? XFER_WAIT_POLLIN : 0) |

@@ -246,7 +246,6 @@ void xfer__pool_release(struct xfer_multi *m, struct xfer__conn *c, int reusable
   c->rx.kind = XFER__OP_POLL_IN;
   c->rx.flags = XFER__OPF_INTERNAL;
   xfer__multi_submit(m, &c->rx);
-  c->rx.flags = 0;
   while (p->nconns > max_pooled(m) && p->nidle > 0)
     close_oldest_idle(m);
   arm_idle_timer(m);

@@ -275,6 +275,7 @@ static void arm_recv(struct xfer_multi *m, struct xfer_easy *e) {
   if (c->rx.armed || c->rx_done)
     return;
   c->rx.kind = XFER__OP_RECV;
+  c->rx.flags = 0; /* no longer the idle watch: fdset reports it again */
   c->rx.buf = c->rbuf + c->rlen;
   c->rx.len = c->rcap - c->rlen;
   xfer__multi_submit(m, &c->rx);

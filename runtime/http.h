@@ -131,9 +131,9 @@ struct xfer__http_request {
  * size), returning 0 with *len set, or -XFERE_BAD_FUNCTION_ARGUMENT (a CR, LF
  * or NUL in a method, target or header; a user Content-Length or
  * Transfer-Encoding header that would contradict the body) or
- * -XFERE_OUT_OF_MEMORY, with *errmsg set. Order: request line, Host, the
- * default headers not overridden (User-Agent, Accept with any type, Content-Length or
- * Transfer-Encoding, Content-Type), then the user's headers in their order.
+ * -XFERE_OUT_OF_MEMORY, with *errmsg set. Order, as libcurl's: request line,
+ * Host, User-Agent, Accept, Transfer-Encoding (the defaults not overridden),
+ * the user's headers in their order, then Content-Length and Content-Type.
  * A user header "Name:" with no value removes the default of that name;
  * "Name;" sends "Name:" with an empty value, as in libcurl. */
 int xfer__http_build_request(const struct xfer__http_request *r, char **buf, size_t *cap,

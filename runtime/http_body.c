@@ -140,7 +140,7 @@ void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing fra
 static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char **errmsg) {
   int d;
   if (!line_count(b))
-    return fail(errmsg, "A chunk-size line is longer than the 100 KiB limit", XFERE_TOO_LARGE);
+    return fail(errmsg, "A chunk-size line is longer than the header line limit", XFERE_TOO_LARGE);
   switch (b->state) {
   case CS_SIZE_FIRST:
   case CS_SIZE:
@@ -242,9 +242,9 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
  * forbids merging them, so a trailer can never change the framing). */
 static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char **errmsg) {
   if (!line_count(b))
-    return fail(errmsg, "A trailer line is longer than the 100 KiB limit", XFERE_TOO_LARGE);
+    return fail(errmsg, "A trailer line is longer than the header line limit", XFERE_TOO_LARGE);
   if (b->trailer_bytes == 0)
-    return fail(errmsg, "The trailer section is larger than the 300 KiB limit",
+    return fail(errmsg, "The trailer section is larger than the head size limit",
                 XFERE_RECV_ERROR);
   b->trailer_bytes--;
   if (c == '\0')
@@ -257,7 +257,7 @@ static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char *
       b->state = CS_TR_END_LF;
     } else if (is_tchar(c)) {
       if (b->trailer_lines == 0)
-        return fail(errmsg, "The trailer section has more than 5000 lines", XFERE_TOO_LARGE);
+        return fail(errmsg, "The trailer section has more lines than the header limit allows", XFERE_TOO_LARGE);
       b->trailer_lines--;
       b->state = CS_TR_NAME;
     } else if (is_ows(c)) {

@@ -152,23 +152,23 @@ static int scan_head(const char *buf, size_t len, struct scan_state *s,
       /* The line still needs at least its LF, so a partial line of
        * max_line bytes can only become too long: stop now. */
       if (end - s->line_start >= l->max_line)
-        return fail(errmsg, "A response header line is longer than the 100 KiB limit",
+        return fail(errmsg, "A response header line is longer than the header line limit",
                     XFERE_TOO_LARGE);
       break;
     }
     pos = (size_t)(lf - buf);
     line_len = pos + 1 - s->line_start;
     if (line_len > l->max_line)
-      return fail(errmsg, "A response header line is longer than the 100 KiB limit",
+      return fail(errmsg, "A response header line is longer than the header line limit",
                   XFERE_TOO_LARGE);
     if (line_len == 1 || (line_len == 2 && buf[s->line_start] == '\r'))
       return (int)(pos + 1);
     if (s->line_start != 0 && ++s->lines > l->max_headers)
-      return fail(errmsg, "The response has more than 5000 header lines", XFERE_TOO_LARGE);
+      return fail(errmsg, "The response has more header lines than the limit allows", XFERE_TOO_LARGE);
     s->line_start = s->cursor = pos + 1;
   }
   if (len > l->max_head)
-    return fail(errmsg, "The response head is larger than the 300 KiB limit",
+    return fail(errmsg, "The response head is larger than the head size limit",
                 XFERE_RECV_ERROR);
   return 0;
 }
@@ -324,10 +324,12 @@ static int parse_header_line(struct xfer__http_head *h, struct head_fields *f, c
                       : "Folded header line (obs-fold) in the response",
                 XFERE_WEIRD_SERVER_REPLY);
   }
+  /* A line with no colon at all is named as such (curl's "Header without
+   * colon"), before its name is judged. */
+  if (!memchr(s, ':', n))
+    return fail(errmsg, "Header line without a colon in the response", XFERE_WEIRD_SERVER_REPLY);
   while (name_len < n && is_tchar((unsigned char)s[name_len]))
     name_len++;
-  if (name_len == n)
-    return fail(errmsg, "Header line without a colon in the response", XFERE_WEIRD_SERVER_REPLY);
   if (s[name_len] != ':' || name_len == 0)
     return fail(errmsg, "Invalid header name in the response", XFERE_WEIRD_SERVER_REPLY);
   vs = name_len + 1;

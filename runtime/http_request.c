@@ -13,7 +13,9 @@
 #include "alloc.h"
 #include "http.h"
 
-/* The defaults xfer may send, in wire order after the request line. */
+/* The defaults xfer may send. Wire order: Host, User-Agent, Accept,
+ * Transfer-Encoding, then the user's headers, then Content-Length and
+ * Content-Type, as libcurl. */
 enum default_header { DEF_HOST, DEF_USER_AGENT, DEF_ACCEPT, DEF_CONTENT_LENGTH,
                       DEF_TRANSFER_ENCODING, DEF_CONTENT_TYPE, DEF_COUNT };
 
@@ -203,17 +205,8 @@ static void serialise(struct writer *w, const struct xfer__http_request *r,
     put_header(w, "User-Agent", r->user_agent);
   if (!overridden[DEF_ACCEPT])
     put_header(w, "Accept", "*/*");
-  if (!overridden[DEF_CONTENT_LENGTH] && r->body_len >= 0) {
-    char digits[20];
-    size_t n = format_u64(digits, (uint64_t)r->body_len);
-    put(w, "Content-Length: ", 16);
-    put(w, digits, n);
-    put(w, "\r\n", 2);
-  }
   if (!overridden[DEF_TRANSFER_ENCODING] && r->body_len == XFER__HTTP_CHUNKED_BODY)
     put_header(w, "Transfer-Encoding", "chunked");
-  if (!overridden[DEF_CONTENT_TYPE] && r->content_type)
-    put_header(w, "Content-Type", r->content_type);
   for (l = r->headers; l; l = l->next) {
     struct user_header u;
     split_user_header(l->data, &u, NULL); /* validated before */
@@ -225,6 +218,18 @@ static void serialise(struct writer *w, const struct xfer__http_request *r,
       put(w, "\r\n", 2);
     }
   }
+  /* libcurl sends the body's length and type after the user's headers (and
+   * its own Transfer-Encoding before them); servers and tests that compare
+   * the wire bytes see the same order from xfer. */
+  if (!overridden[DEF_CONTENT_LENGTH] && r->body_len >= 0) {
+    char digits[20];
+    size_t n = format_u64(digits, (uint64_t)r->body_len);
+    put(w, "Content-Length: ", 16);
+    put(w, digits, n);
+    put(w, "\r\n", 2);
+  }
+  if (!overridden[DEF_CONTENT_TYPE] && r->content_type)
+    put_header(w, "Content-Type", r->content_type);
   put(w, "\r\n", 2);
 }
 

@@ -522,7 +522,7 @@ typedef enum xfer_option {
 
   /* long: the largest response head (status line plus all header lines) that
    * one response may have, in bytes; a larger head fails the transfer with
-   * XFERE_TOO_LARGE. Default 300 KiB. */
+   * XFERE_RECV_ERROR, as libcurl's header-size limit. Default 300 KiB. */
   XFEROPT_MAX_HEAD_SIZE                    = 49001,
   /* long: the longest single header line, in bytes; a longer one fails the
    * transfer with XFERE_TOO_LARGE. Default 100 KiB (XFER_MAX_HTTP_HEADER). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "text.h"
 
 /* The chunked decoder's states (RFC 9112 section 7.1):
  *   chunk-size [ chunk-ext ] CRLF chunk-data CRLF ... last-chunk trailer CRLF
@@ -41,20 +42,6 @@ enum chunk_state {
  * (CHUNK_MAXNUM_LEN), and so does picohttpparser. */
 #define MAX_CHUNK_DIGITS 16u
 
-static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-    return 1;
-  switch (c) {
-  case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-  case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
-
 static int is_value_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
 /* qdtext and the escapable characters of RFC 9110 section 5.6.4. */
@@ -77,16 +64,10 @@ static int hex_value(unsigned char c) {
   return -1;
 }
 
-static int fail(const char **errmsg, const char *msg, int code) {
-  if (errmsg)
-    *errmsg = msg;
-  return -code;
-}
-
 /* Every chunk-framing error is a receive error, as in curl (tests 36, 1416:
  * "... in chunked-encoding" is CURLE_RECV_ERROR). */
 static int chunk_error(const char **errmsg, const char *msg) {
-  return fail(errmsg, msg, XFERE_RECV_ERROR);
+  return xfer__fail(errmsg, msg, XFERE_RECV_ERROR);
 }
 
 /* An error from on_data is passed through with no sentence of ours: the
@@ -140,7 +121,7 @@ void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing fra
 static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char **errmsg) {
   int d;
   if (!line_count(b))
-    return fail(errmsg, "A chunk-size line is longer than the header line limit", XFERE_TOO_LARGE);
+    return xfer__fail(errmsg, "A chunk-size line is longer than the header line limit", XFERE_TOO_LARGE);
   switch (b->state) {
   case CS_SIZE_FIRST:
   case CS_SIZE:
@@ -158,7 +139,7 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
       b->state = CS_SIZE_LF;
     else if (c == ';')
       b->state = CS_EXT_PRE_NAME;
-    else if (is_ows(c))
+    else if (xfer__is_ows(c))
       b->state = CS_SIZE_BWS;
     else if (c == '\n')
       return chunk_error(errmsg, "Bare LF after a chunk size in the chunked response body");
@@ -170,7 +151,7 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
   case CS_EXT_BWS:
     /* BWS is only allowed before ';' (or '=' after a name): trailing
      * spaces before the CRLF are refused, as llhttp does by default. */
-    if (is_ows(c))
+    if (xfer__is_ows(c))
       return 0;
     if (c == ';')
       b->state = CS_EXT_PRE_NAME;
@@ -180,16 +161,16 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
       return chunk_error(errmsg, "Invalid chunk extension in the chunked response body");
     return 0;
   case CS_EXT_PRE_NAME:
-    if (is_ows(c))
+    if (xfer__is_ows(c))
       return 0;
-    if (!is_tchar(c))
+    if (!xfer__is_tchar(c))
       return chunk_error(errmsg, "Invalid chunk extension in the chunked response body");
     b->state = CS_EXT_NAME;
     return 0;
   case CS_EXT_NAME:
   case CS_EXT_VALUE:
   case CS_EXT_AFTER_QUOTE:
-    if (is_tchar(c) && b->state != CS_EXT_AFTER_QUOTE)
+    if (xfer__is_tchar(c) && b->state != CS_EXT_AFTER_QUOTE)
       return 0;
     if (c == '\r')
       b->state = CS_SIZE_LF;
@@ -197,17 +178,17 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
       b->state = CS_EXT_PRE_NAME;
     else if (c == '=' && b->state == CS_EXT_NAME)
       b->state = CS_EXT_PRE_VALUE;
-    else if (is_ows(c))
+    else if (xfer__is_ows(c))
       b->state = b->state == CS_EXT_NAME ? CS_EXT_NAME_BWS : CS_EXT_BWS;
     else
       return chunk_error(errmsg, "Invalid chunk extension in the chunked response body");
     return 0;
   case CS_EXT_PRE_VALUE:
-    if (is_ows(c))
+    if (xfer__is_ows(c))
       return 0;
     if (c == '"')
       b->state = CS_EXT_QUOTED;
-    else if (is_tchar(c))
+    else if (xfer__is_tchar(c))
       b->state = CS_EXT_VALUE;
     else
       return chunk_error(errmsg, "Invalid chunk extension in the chunked response body");
@@ -242,39 +223,39 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
  * forbids merging them, so a trailer can never change the framing). */
 static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char **errmsg) {
   if (!line_count(b))
-    return fail(errmsg, "A trailer line is longer than the header line limit", XFERE_TOO_LARGE);
+    return xfer__fail(errmsg, "A trailer line is longer than the header line limit", XFERE_TOO_LARGE);
   if (b->trailer_bytes == 0)
-    return fail(errmsg, "The trailer section is larger than the head size limit",
+    return xfer__fail(errmsg, "The trailer section is larger than the head size limit",
                 XFERE_RECV_ERROR);
   b->trailer_bytes--;
   if (c == '\0')
-    return fail(errmsg, "NUL byte in the trailer section", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "NUL byte in the trailer section", XFERE_WEIRD_SERVER_REPLY);
   switch (b->state) {
   case CS_TR_LINE_START:
     if (c == '\n') {
       b->state = CS_DONE; /* a bare LF line end is accepted, as in a head */
     } else if (c == '\r') {
       b->state = CS_TR_END_LF;
-    } else if (is_tchar(c)) {
+    } else if (xfer__is_tchar(c)) {
       if (b->trailer_lines == 0)
-        return fail(errmsg, "The trailer section has more lines than the header limit allows", XFERE_TOO_LARGE);
+        return xfer__fail(errmsg, "The trailer section has more lines than the header limit allows", XFERE_TOO_LARGE);
       b->trailer_lines--;
       b->state = CS_TR_NAME;
-    } else if (is_ows(c)) {
-      return fail(errmsg, "Folded line (obs-fold) in the trailer section",
+    } else if (xfer__is_ows(c)) {
+      return xfer__fail(errmsg, "Folded line (obs-fold) in the trailer section",
                   XFERE_WEIRD_SERVER_REPLY);
     } else {
-      return fail(errmsg, "Invalid trailer name in the response", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Invalid trailer name in the response", XFERE_WEIRD_SERVER_REPLY);
     }
     return 0;
   case CS_TR_NAME:
     if (c == ':')
       b->state = CS_TR_VALUE;
     else if (c == '\r' || c == '\n')
-      return fail(errmsg, "Trailer line without a colon in the response",
+      return xfer__fail(errmsg, "Trailer line without a colon in the response",
                   XFERE_WEIRD_SERVER_REPLY);
-    else if (!is_tchar(c))
-      return fail(errmsg, "Invalid trailer name in the response", XFERE_WEIRD_SERVER_REPLY);
+    else if (!xfer__is_tchar(c))
+      return xfer__fail(errmsg, "Invalid trailer name in the response", XFERE_WEIRD_SERVER_REPLY);
     return 0;
   case CS_TR_VALUE:
     if (c == '\r') {
@@ -283,18 +264,18 @@ static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char *
       line_reset(b);
       b->state = CS_TR_LINE_START;
     } else if (!is_value_char(c)) {
-      return fail(errmsg, "Invalid character in a trailer value", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Invalid character in a trailer value", XFERE_WEIRD_SERVER_REPLY);
     }
     return 0;
   case CS_TR_VALUE_CR:
     if (c != '\n')
-      return fail(errmsg, "Bare CR in the trailer section", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Bare CR in the trailer section", XFERE_WEIRD_SERVER_REPLY);
     line_reset(b);
     b->state = CS_TR_LINE_START;
     return 0;
   case CS_TR_END_LF:
     if (c != '\n')
-      return fail(errmsg, "Bare CR in the trailer section", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Bare CR in the trailer section", XFERE_WEIRD_SERVER_REPLY);
     b->state = CS_DONE;
     return 0;
   default:
@@ -390,8 +371,8 @@ int xfer__http_body_eof(struct xfer__http_body *b, const char **errmsg) {
     return 1;
   }
   if (b->framing == XFER__HTTP_BODY_CHUNKED)
-    return fail(errmsg, "The connection closed before the end of the chunked response body",
+    return xfer__fail(errmsg, "The connection closed before the end of the chunked response body",
                 XFERE_PARTIAL_FILE);
-  return fail(errmsg, "The connection closed before the whole Content-Length body arrived",
+  return xfer__fail(errmsg, "The connection closed before the whole Content-Length body arrived",
               XFERE_PARTIAL_FILE);
 }

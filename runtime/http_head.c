@@ -11,47 +11,13 @@
 #include <string.h>
 
 #include "http.h"
+#include "text.h"
 
 /* ---- Character classes (RFC 9110 section 5.6.2 and 5.5) --------------- */
-
-/* tchar: the characters of a token, such as a field name or a coding. */
-static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-    return 1;
-  switch (c) {
-  case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-  case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
 /* A byte allowed in a field value or reason phrase: HTAB, SP, VCHAR and
  * obs-text (0x80-0xFF, kept as is). Every other control byte is invalid. */
 static int is_value_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
-static unsigned char ascii_lower(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-/* Case-insensitive comparison of a view with a lower-case literal. */
-static int view_is(const char *s, size_t n, const char *lit) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    if (lit[i] == '\0' || ascii_lower((unsigned char)s[i]) != (unsigned char)lit[i])
-      return 0;
-  }
-  return lit[n] == '\0';
-}
-
-static int fail(const char **errmsg, const char *msg, int code) {
-  if (errmsg)
-    *errmsg = msg;
-  return -code;
-}
 
 /* ---- Limits ------------------------------------------------------------- */
 
@@ -152,23 +118,23 @@ static int scan_head(const char *buf, size_t len, struct scan_state *s,
       /* The line still needs at least its LF, so a partial line of
        * max_line bytes can only become too long: stop now. */
       if (end - s->line_start >= l->max_line)
-        return fail(errmsg, "A response header line is longer than the header line limit",
+        return xfer__fail(errmsg, "A response header line is longer than the header line limit",
                     XFERE_TOO_LARGE);
       break;
     }
     pos = (size_t)(lf - buf);
     line_len = pos + 1 - s->line_start;
     if (line_len > l->max_line)
-      return fail(errmsg, "A response header line is longer than the header line limit",
+      return xfer__fail(errmsg, "A response header line is longer than the header line limit",
                   XFERE_TOO_LARGE);
     if (line_len == 1 || (line_len == 2 && buf[s->line_start] == '\r'))
       return (int)(pos + 1);
     if (s->line_start != 0 && ++s->lines > l->max_headers)
-      return fail(errmsg, "The response has more header lines than the limit allows", XFERE_TOO_LARGE);
+      return xfer__fail(errmsg, "The response has more header lines than the limit allows", XFERE_TOO_LARGE);
     s->line_start = s->cursor = pos + 1;
   }
   if (len > l->max_head)
-    return fail(errmsg, "The response head is larger than the head size limit",
+    return xfer__fail(errmsg, "The response head is larger than the head size limit",
                 XFERE_RECV_ERROR);
   return 0;
 }
@@ -189,17 +155,17 @@ static int parse_status_line(struct xfer__http_head *h, const char *s, size_t n,
                              const char **errmsg) {
   size_t i;
   if (n < 5 || memcmp(s, "HTTP/", 5) != 0)
-    return fail(errmsg, "Invalid HTTP status line in the response", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "Invalid HTTP status line in the response", XFERE_WEIRD_SERVER_REPLY);
   /* Only HTTP/1.0 and HTTP/1.1 are spoken here. An HTTP/2 or HTTP/3
    * status line on this connection is a protocol switch the client never
    * asked for (curl test 471); anything else is an unsupported version. */
   if (s[5] == '2' || s[5] == '3')
-    return fail(errmsg, "HTTP/2 or HTTP/3 status line on an HTTP/1.1 connection",
+    return xfer__fail(errmsg, "HTTP/2 or HTTP/3 status line on an HTTP/1.1 connection",
                 XFERE_WEIRD_SERVER_REPLY);
   if (s[5] != '1')
-    return fail(errmsg, "Unsupported HTTP version in the response", XFERE_UNSUPPORTED_PROTOCOL);
+    return xfer__fail(errmsg, "Unsupported HTTP version in the response", XFERE_UNSUPPORTED_PROTOCOL);
   if (n < 9 || s[6] != '.' || (s[7] != '0' && s[7] != '1') || s[8] != ' ')
-    return fail(errmsg, "Unsupported HTTP/1 version in the response",
+    return xfer__fail(errmsg, "Unsupported HTTP/1 version in the response",
                 XFERE_UNSUPPORTED_PROTOCOL);
   h->minor_version = s[7] - '0';
   /* Exactly three digits, then SP or the end of the line: a fourth digit,
@@ -207,13 +173,13 @@ static int parse_status_line(struct xfer__http_head *h, const char *s, size_t n,
    * no length of digits can overflow. */
   if (n < 12 || (unsigned)(s[9] - '0') > 9 || (unsigned)(s[10] - '0') > 9 ||
       (unsigned)(s[11] - '0') > 9 || (n > 12 && s[12] != ' '))
-    return fail(errmsg, "Invalid HTTP status code in the response", XFERE_UNSUPPORTED_PROTOCOL);
+    return xfer__fail(errmsg, "Invalid HTTP status code in the response", XFERE_UNSUPPORTED_PROTOCOL);
   h->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
   if (h->status < 100)
-    return fail(errmsg, "Invalid HTTP status code in the response", XFERE_UNSUPPORTED_PROTOCOL);
+    return xfer__fail(errmsg, "Invalid HTTP status code in the response", XFERE_UNSUPPORTED_PROTOCOL);
   for (i = 12; i < n; i++) {
     if (!is_value_char((unsigned char)s[i]))
-      return fail(errmsg, "Invalid character in the response status line",
+      return xfer__fail(errmsg, "Invalid character in the response status line",
                   XFERE_WEIRD_SERVER_REPLY);
   }
   return 0;
@@ -227,24 +193,24 @@ static int parse_content_length(struct xfer__http_head *h, struct head_fields *f
   do {
     int64_t value = 0;
     size_t digits = 0;
-    while (i < n && is_ows((unsigned char)v[i]))
+    while (i < n && xfer__is_ows((unsigned char)v[i]))
       i++;
     while (i < n && v[i] >= '0' && v[i] <= '9') {
       int d = v[i] - '0';
       if (value > (INT64_MAX - d) / 10)
-        return fail(errmsg, "Content-Length value too large in the response",
+        return xfer__fail(errmsg, "Content-Length value too large in the response",
                     XFERE_WEIRD_SERVER_REPLY);
       value = value * 10 + d;
       digits++;
       i++;
     }
-    while (i < n && is_ows((unsigned char)v[i]))
+    while (i < n && xfer__is_ows((unsigned char)v[i]))
       i++;
     if (digits == 0 || (i < n && v[i] != ','))
-      return fail(errmsg, "Invalid Content-Length value in the response",
+      return xfer__fail(errmsg, "Invalid Content-Length value in the response",
                   XFERE_WEIRD_SERVER_REPLY);
     if (f->has_cl && value != h->content_length)
-      return fail(errmsg, "Conflicting Content-Length values in the response",
+      return xfer__fail(errmsg, "Conflicting Content-Length values in the response",
                   XFERE_WEIRD_SERVER_REPLY);
     h->content_length = value;
     f->has_cl = 1;
@@ -261,32 +227,32 @@ static int parse_transfer_encoding(struct head_fields *f, const char *v, size_t 
   int elements = 0;
   while (i <= n) {
     size_t start, end;
-    while (i < n && is_ows((unsigned char)v[i]))
+    while (i < n && xfer__is_ows((unsigned char)v[i]))
       i++;
     start = i;
     while (i < n && v[i] != ',')
       i++;
     end = i++;
-    while (end > start && is_ows((unsigned char)v[end - 1]))
+    while (end > start && xfer__is_ows((unsigned char)v[end - 1]))
       end--;
     if (end == start)
       continue; /* empty list elements are allowed (RFC 9110 section 5.6.1) */
     elements++;
-    if (view_is(v + start, end - start, "chunked")) {
+    if (xfer__view_is(v + start, end - start, "chunked")) {
       if (f->te_chunked)
-        return fail(errmsg, "Transfer-Encoding: chunked applied twice in the response",
+        return xfer__fail(errmsg, "Transfer-Encoding: chunked applied twice in the response",
                     XFERE_WEIRD_SERVER_REPLY);
       f->te_chunked = 1;
     } else if (f->te_chunked) {
-      return fail(errmsg, "Transfer-Encoding: chunked is not the last coding in the response",
+      return xfer__fail(errmsg, "Transfer-Encoding: chunked is not the last coding in the response",
                   XFERE_BAD_CONTENT_ENCODING);
-    } else if (!view_is(v + start, end - start, "identity")) {
-      return fail(errmsg, "Unsupported transfer coding in the response",
+    } else if (!xfer__view_is(v + start, end - start, "identity")) {
+      return xfer__fail(errmsg, "Unsupported transfer coding in the response",
                   XFERE_BAD_CONTENT_ENCODING);
     }
   }
   if (elements == 0)
-    return fail(errmsg, "Empty Transfer-Encoding header in the response",
+    return xfer__fail(errmsg, "Empty Transfer-Encoding header in the response",
                 XFERE_WEIRD_SERVER_REPLY);
   f->has_te = 1;
   return 0;
@@ -296,17 +262,17 @@ static void parse_connection(struct head_fields *f, const char *v, size_t n) {
   size_t i = 0;
   while (i < n) {
     size_t start, end;
-    while (i < n && (is_ows((unsigned char)v[i]) || v[i] == ','))
+    while (i < n && (xfer__is_ows((unsigned char)v[i]) || v[i] == ','))
       i++;
     start = i;
     while (i < n && v[i] != ',')
       i++;
     end = i;
-    while (end > start && is_ows((unsigned char)v[end - 1]))
+    while (end > start && xfer__is_ows((unsigned char)v[end - 1]))
       end--;
-    if (view_is(v + start, end - start, "close"))
+    if (xfer__view_is(v + start, end - start, "close"))
       f->conn_close = 1;
-    else if (view_is(v + start, end - start, "keep-alive"))
+    else if (xfer__view_is(v + start, end - start, "keep-alive"))
       f->conn_keep_alive = 1;
   }
 }
@@ -315,11 +281,11 @@ static void parse_connection(struct head_fields *f, const char *v, size_t n) {
 static int parse_header_line(struct xfer__http_head *h, struct head_fields *f, const char *s,
                              size_t n, int first, const char **errmsg) {
   size_t name_len = 0, vs, ve, i;
-  if (is_ows((unsigned char)s[0])) {
+  if (xfer__is_ows((unsigned char)s[0])) {
     /* RFC 9112 section 5.2 lets a client unfold, but a folded framing
      * header is a smuggling vector (CVE-2022-32215, CVE-2024-27982), so
      * both obs-fold and whitespace before the first field are errors. */
-    return fail(errmsg,
+    return xfer__fail(errmsg,
                 first ? "Whitespace before the first header line of the response"
                       : "Folded header line (obs-fold) in the response",
                 XFERE_WEIRD_SERVER_REPLY);
@@ -327,35 +293,35 @@ static int parse_header_line(struct xfer__http_head *h, struct head_fields *f, c
   /* A line with no colon at all is named as such (curl's "Header without
    * colon"), before its name is judged. */
   if (!memchr(s, ':', n))
-    return fail(errmsg, "Header line without a colon in the response", XFERE_WEIRD_SERVER_REPLY);
-  while (name_len < n && is_tchar((unsigned char)s[name_len]))
+    return xfer__fail(errmsg, "Header line without a colon in the response", XFERE_WEIRD_SERVER_REPLY);
+  while (name_len < n && xfer__is_tchar((unsigned char)s[name_len]))
     name_len++;
   if (s[name_len] != ':' || name_len == 0)
-    return fail(errmsg, "Invalid header name in the response", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "Invalid header name in the response", XFERE_WEIRD_SERVER_REPLY);
   vs = name_len + 1;
   ve = n;
   for (i = vs; i < n; i++) {
     if (!is_value_char((unsigned char)s[i]))
-      return fail(errmsg, "Invalid character in a response header value",
+      return xfer__fail(errmsg, "Invalid character in a response header value",
                   XFERE_WEIRD_SERVER_REPLY);
   }
-  while (vs < ve && is_ows((unsigned char)s[vs]))
+  while (vs < ve && xfer__is_ows((unsigned char)s[vs]))
     vs++;
-  while (ve > vs && is_ows((unsigned char)s[ve - 1]))
+  while (ve > vs && xfer__is_ows((unsigned char)s[ve - 1]))
     ve--;
 
-  if (view_is(s, name_len, "content-length"))
+  if (xfer__view_is(s, name_len, "content-length"))
     return parse_content_length(h, f, s + vs, ve - vs, errmsg);
-  if (view_is(s, name_len, "transfer-encoding"))
+  if (xfer__view_is(s, name_len, "transfer-encoding"))
     return parse_transfer_encoding(f, s + vs, ve - vs, errmsg);
-  if (view_is(s, name_len, "connection")) {
+  if (xfer__view_is(s, name_len, "connection")) {
     parse_connection(f, s + vs, ve - vs);
-  } else if (view_is(s, name_len, "location") && ve > vs) {
+  } else if (xfer__view_is(s, name_len, "location") && ve > vs) {
     /* Location is a singleton field (RFC 9110 section 10.2.2): two that
      * differ leave the redirect target ambiguous (curl tests 772, 580). */
     if (h->location &&
         (h->location_len != ve - vs || memcmp(h->location, s + vs, ve - vs) != 0))
-      return fail(errmsg, "Multiple different Location headers in the response",
+      return xfer__fail(errmsg, "Multiple different Location headers in the response",
                   XFERE_WEIRD_SERVER_REPLY);
     h->location = s + vs;
     h->location_len = ve - vs;
@@ -379,7 +345,7 @@ static int parse_complete(struct xfer__http_head *h, const char *buf, size_t hea
   /* A NUL anywhere is refused before anything else, as curl's
    * Curl_verify_header does (test 262). */
   if (memchr(buf, '\0', head_len))
-    return fail(errmsg, "NUL byte in the response head", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "NUL byte in the response head", XFERE_WEIRD_SERVER_REPLY);
 
   while (pos < head_len) {
     const char *lf = memchr(buf + pos, '\n', head_len - pos);
@@ -390,7 +356,7 @@ static int parse_complete(struct xfer__http_head *h, const char *buf, size_t hea
     /* A CR is only allowed right before LF (RFC 9112 section 2.2); a bare
      * CR splits lines differently in other parsers (CVE-2023-30589). */
     if (memchr(buf + pos, '\r', end - pos))
-      return fail(errmsg, "Bare CR in the response head", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Bare CR in the response head", XFERE_WEIRD_SERVER_REPLY);
     if (line_no == 0) {
       rc = parse_status_line(h, buf, end, errmsg);
     } else if (end == pos) {
@@ -408,16 +374,16 @@ static int parse_complete(struct xfer__http_head *h, const char *buf, size_t hea
   /* RFC 9112 section 6.1: HTTP/1.0 has no chunked coding, and a 1.0
    * message that claims one has faulty framing. */
   if (f.has_te && h->minor_version == 0)
-    return fail(errmsg, "Transfer-Encoding in an HTTP/1.0 response", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "Transfer-Encoding in an HTTP/1.0 response", XFERE_WEIRD_SERVER_REPLY);
   /* RFC 9112 section 6.3 item 3: CL with TE "ought to be handled as an
    * error"; llhttp 9 makes it one by default, and so does xfer. */
   if (f.has_te && f.has_cl)
-    return fail(errmsg, "Both Content-Length and Transfer-Encoding in the response",
+    return xfer__fail(errmsg, "Both Content-Length and Transfer-Encoding in the response",
                 XFERE_WEIRD_SERVER_REPLY);
   /* No Upgrade is ever requested, so a 101 can only be a confused or
    * hostile server (RFC 9110 section 15.2.2). */
   if (h->status == 101)
-    return fail(errmsg, "Unexpected 101 Switching Protocols response (no upgrade was requested)",
+    return xfer__fail(errmsg, "Unexpected 101 Switching Protocols response (no upgrade was requested)",
                 XFERE_WEIRD_SERVER_REPLY);
   h->chunked = f.te_chunked ? 1u : 0u;
   h->conn_close = (f.conn_close || (h->minor_version == 0 && !f.conn_keep_alive)) ? 1u : 0u;
@@ -441,8 +407,8 @@ int xfer__http_parse_head(struct xfer__http_head *h, const char *buf, size_t len
    * "partial head" one. The comparison is case-insensitive like curl's
    * prefix check; the exact "HTTP/" is required by the full parse. */
   for (i = 0; i < n; i++) {
-    if (ascii_lower((unsigned char)buf[i]) != (unsigned char)prefix[i])
-      return fail(errmsg, "The response does not start with an HTTP/1.x status line",
+    if (xfer__ascii_lower((unsigned char)buf[i]) != (unsigned char)prefix[i])
+      return xfer__fail(errmsg, "The response does not start with an HTTP/1.x status line",
                   XFERE_UNSUPPORTED_PROTOCOL);
   }
 

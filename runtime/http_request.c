@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "http.h"
+#include "text.h"
 
 /* The defaults xfer may send. Wire order: Host, User-Agent, Accept,
  * Transfer-Encoding, then the user's headers, then Content-Length and
@@ -33,39 +34,6 @@ struct user_header {
   size_t value_len;
 };
 
-static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-    return 1;
-  switch (c) {
-  case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-  case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
-
-static unsigned char ascii_lower(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-static int view_is(const char *s, size_t n, const char *lit) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    if (lit[i] == '\0' || ascii_lower((unsigned char)s[i]) != (unsigned char)lit[i])
-      return 0;
-  }
-  return lit[n] == '\0';
-}
-
-static int fail(const char **errmsg, const char *msg, int code) {
-  if (errmsg)
-    *errmsg = msg;
-  return -code;
-}
-
 /* Checks a string that goes on the wire as part of a line. CR, LF and NUL
  * are what split or truncate a request; the other control bytes (HTAB
  * aside, which a field value may hold) are invalid in every place a caller
@@ -76,9 +44,9 @@ static int check_wire_string(const char *s, size_t *len, int allow_space, const 
   for (i = 0; s[i] != '\0'; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == '\r' || c == '\n')
-      return fail(errmsg, what_crlf, XFERE_BAD_FUNCTION_ARGUMENT);
+      return xfer__fail(errmsg, what_crlf, XFERE_BAD_FUNCTION_ARGUMENT);
     if ((c < 0x20 && c != '\t') || c == 0x7f || (!allow_space && (c == ' ' || c == '\t')))
-      return fail(errmsg, what_ctl, XFERE_BAD_FUNCTION_ARGUMENT);
+      return xfer__fail(errmsg, what_ctl, XFERE_BAD_FUNCTION_ARGUMENT);
   }
   *len = i;
   return 0;
@@ -91,23 +59,23 @@ static int split_user_header(const char *line, struct user_header *u, const char
   if (rc < 0)
     return rc;
   u->line = line;
-  for (i = 0; i < u->line_len && is_tchar((unsigned char)line[i]); i++)
+  for (i = 0; i < u->line_len && xfer__is_tchar((unsigned char)line[i]); i++)
     ;
   if (i == 0 || i == u->line_len || (line[i] != ':' && line[i] != ';'))
-    return fail(errmsg, "Invalid name in a custom request header", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Invalid name in a custom request header", XFERE_BAD_FUNCTION_ARGUMENT);
   u->name_len = i;
   u->sep = line[i];
-  for (i++; i < u->line_len && is_ows((unsigned char)line[i]); i++)
+  for (i++; i < u->line_len && xfer__is_ows((unsigned char)line[i]); i++)
     ;
   end = u->line_len;
-  while (end > i && is_ows((unsigned char)line[end - 1]))
+  while (end > i && xfer__is_ows((unsigned char)line[end - 1]))
     end--;
   u->value = line + i;
   u->value_len = end - i;
   /* libcurl keeps "Name;" for an empty header and ignores "Name;stuff";
    * silently dropping a header the caller asked for hides a bug. */
   if (u->sep == ';' && u->value_len != 0)
-    return fail(errmsg, "A custom request header \"Name;\" must have nothing after the ';'",
+    return xfer__fail(errmsg, "A custom request header \"Name;\" must have nothing after the ';'",
                 XFERE_BAD_FUNCTION_ARGUMENT);
   return 0;
 }
@@ -137,23 +105,23 @@ static int check_framing_header(const struct user_header *u, enum default_header
   if (which == DEF_CONTENT_LENGTH) {
     int64_t v;
     if (removal)
-      return body_len > 0 ? fail(errmsg, "Content-Length removed from a request with a body",
+      return body_len > 0 ? xfer__fail(errmsg, "Content-Length removed from a request with a body",
                                  XFERE_BAD_FUNCTION_ARGUMENT)
                           : 0;
     v = u->sep == ':' ? parse_length(u->value, u->value_len) : -1;
     if (v < 0 || body_len == XFER__HTTP_CHUNKED_BODY || v != (body_len < 0 ? 0 : body_len))
-      return fail(errmsg, "Custom Content-Length header does not match the request body",
+      return xfer__fail(errmsg, "Custom Content-Length header does not match the request body",
                   XFERE_BAD_FUNCTION_ARGUMENT);
     return 0;
   }
   if (removal)
     return body_len == XFER__HTTP_CHUNKED_BODY
-               ? fail(errmsg, "Transfer-Encoding removed from a chunked request body",
+               ? xfer__fail(errmsg, "Transfer-Encoding removed from a chunked request body",
                       XFERE_BAD_FUNCTION_ARGUMENT)
                : 0;
   if (u->sep != ':' || body_len != XFER__HTTP_CHUNKED_BODY ||
-      !view_is(u->value, u->value_len, "chunked"))
-    return fail(errmsg, "Custom Transfer-Encoding header does not match the request body",
+      !xfer__view_is(u->value, u->value_len, "chunked"))
+    return xfer__fail(errmsg, "Custom Transfer-Encoding header does not match the request body",
                 XFERE_BAD_FUNCTION_ARGUMENT);
   return 0;
 }
@@ -243,20 +211,20 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
   int rc;
 
   if (!r->method || !r->target || !r->host)
-    return fail(errmsg, "Missing method, target or host for the request",
+    return xfer__fail(errmsg, "Missing method, target or host for the request",
                 XFERE_BAD_FUNCTION_ARGUMENT);
   for (n = 0; r->method[n] != '\0'; n++) {
-    if (!is_tchar((unsigned char)r->method[n]))
-      return fail(errmsg, "Invalid character in the request method", XFERE_BAD_FUNCTION_ARGUMENT);
+    if (!xfer__is_tchar((unsigned char)r->method[n]))
+      return xfer__fail(errmsg, "Invalid character in the request method", XFERE_BAD_FUNCTION_ARGUMENT);
   }
   if (n == 0)
-    return fail(errmsg, "Empty request method", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Empty request method", XFERE_BAD_FUNCTION_ARGUMENT);
   rc = check_wire_string(r->target, &n, 0, "CR or LF in the request target",
                          "Control character or space in the request target", errmsg);
   if (rc < 0)
     return rc;
   if (n == 0)
-    return fail(errmsg, "Empty request target", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Empty request target", XFERE_BAD_FUNCTION_ARGUMENT);
   rc = check_wire_string(r->host, &n, 0, "CR or LF in the Host header",
                          "Control character or space in the Host header", errmsg);
   if (rc < 0)
@@ -271,25 +239,25 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
     return rc;
   if (r->body_len < 0 && r->body_len != XFER__HTTP_NO_BODY &&
       r->body_len != XFER__HTTP_CHUNKED_BODY)
-    return fail(errmsg, "Invalid request body length", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Invalid request body length", XFERE_BAD_FUNCTION_ARGUMENT);
 
   memset(overridden, 0, sizeof(int) * DEF_COUNT);
   for (l = r->headers; l; l = l->next) {
     struct user_header u;
     if (!l->data)
-      return fail(errmsg, "NULL string in the custom request headers",
+      return xfer__fail(errmsg, "NULL string in the custom request headers",
                   XFERE_BAD_FUNCTION_ARGUMENT);
     if ((rc = split_user_header(l->data, &u, errmsg)) < 0)
       return rc;
     for (i = 0; i < DEF_COUNT; i++) {
-      if (!view_is(u.line, u.name_len, default_names[i]))
+      if (!xfer__view_is(u.line, u.name_len, default_names[i]))
         continue;
       overridden[i] = 1;
       if (i == DEF_CONTENT_LENGTH || i == DEF_TRANSFER_ENCODING) {
         /* One framing header at most: two, even identical, is a request
          * a strict server refuses and a lax one may read either way. */
         if (++framing_headers > 1)
-          return fail(errmsg, "More than one custom Content-Length or Transfer-Encoding header",
+          return xfer__fail(errmsg, "More than one custom Content-Length or Transfer-Encoding header",
                       XFERE_BAD_FUNCTION_ARGUMENT);
         if ((rc = check_framing_header(&u, (enum default_header)i, r->body_len, errmsg)) < 0)
           return rc;
@@ -297,7 +265,7 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
     }
   }
   if (!overridden[DEF_HOST] && r->host[0] == '\0')
-    return fail(errmsg, "Empty Host for the request", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Empty Host for the request", XFERE_BAD_FUNCTION_ARGUMENT);
   return 0;
 }
 
@@ -312,7 +280,7 @@ int xfer__http_build_request(const struct xfer__http_request *r, char **buf, siz
   if (*cap < w.len || !*buf) {
     char *grown = xfer__realloc(*buf, w.len);
     if (!grown)
-      return fail(errmsg, "Out of memory while building the request", XFERE_OUT_OF_MEMORY);
+      return xfer__fail(errmsg, "Out of memory while building the request", XFERE_OUT_OF_MEMORY);
     *buf = grown;
     *cap = w.len;
   }

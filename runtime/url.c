@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "url.h"
 #include "xfer/xfer.h"
+#include "text.h"
 
 /* libcurl refuses URLs longer than 8 MB (CURL_MAX_INPUT_LENGTH). */
 #define MAX_URL_LEN 8000000u
@@ -32,31 +33,12 @@ struct url_parts {
   size_t query_len;
 };
 
-static int fail(const char **errmsg, const char *msg, int code) {
-  if (errmsg)
-    *errmsg = msg;
-  return -code;
-}
-
 static int is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 static int is_scheme_char(unsigned char c) {
   return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.';
-}
-
-static unsigned char ascii_lower(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-static int view_is(const char *s, size_t n, const char *lit) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    if (lit[i] == '\0' || ascii_lower((unsigned char)s[i]) != (unsigned char)lit[i])
-      return 0;
-  }
-  return lit[n] == '\0';
 }
 
 /* Length of the scheme that starts s (RFC 3986 section 3.1), up to but not
@@ -78,13 +60,13 @@ static int parse_port(const char *s, size_t n, struct url_parts *p, const char *
     return 0;
   for (i = 0; i < n; i++) {
     if (!is_digit((unsigned char)s[i]))
-      return fail(errmsg, "Invalid port number in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Invalid port number in the URL", XFERE_URL_MALFORMAT);
     port = port * 10 + (uint32_t)(s[i] - '0');
     if (port > 65535)
-      return fail(errmsg, "Port number out of range in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Port number out of range in the URL", XFERE_URL_MALFORMAT);
   }
   if (port == 0)
-    return fail(errmsg, "Port number out of range in the URL", XFERE_URL_MALFORMAT);
+    return xfer__fail(errmsg, "Port number out of range in the URL", XFERE_URL_MALFORMAT);
   p->port = (uint16_t)port;
   p->explicit_port = 1;
   return 0;
@@ -93,7 +75,7 @@ static int parse_port(const char *s, size_t n, struct url_parts *p, const char *
 static int parse_authority(const char *s, size_t n, struct url_parts *p, const char **errmsg) {
   size_t i, host_end;
   if (memchr(s, '@', n))
-    return fail(errmsg, "Credentials in the URL are not supported", XFERE_URL_MALFORMAT);
+    return xfer__fail(errmsg, "Credentials in the URL are not supported", XFERE_URL_MALFORMAT);
   if (n > 0 && s[0] == '[') {
     /* An IPv6 literal; zone ids ("%25eth0") are not supported. The longest
      * text form of an IPv6 address is 45 characters (INET6_ADDRSTRLEN). */
@@ -101,19 +83,19 @@ static int parse_authority(const char *s, size_t n, struct url_parts *p, const c
     unsigned char bin[16];
     const char *close = memchr(s, ']', n);
     if (!close)
-      return fail(errmsg, "Unterminated IPv6 address in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Unterminated IPv6 address in the URL", XFERE_URL_MALFORMAT);
     p->host = s + 1;
     p->host_len = (size_t)(close - s) - 1;
     if (p->host_len == 0 || p->host_len >= sizeof text)
-      return fail(errmsg, "Invalid IPv6 address in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Invalid IPv6 address in the URL", XFERE_URL_MALFORMAT);
     memcpy(text, p->host, p->host_len);
     text[p->host_len] = '\0';
     if (inet_pton(AF_INET6, text, bin) != 1)
-      return fail(errmsg, "Invalid IPv6 address in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Invalid IPv6 address in the URL", XFERE_URL_MALFORMAT);
     p->is_ipv6 = 1;
     host_end = (size_t)(close - s) + 1;
     if (host_end < n && s[host_end] != ':')
-      return fail(errmsg, "Invalid characters after the IPv6 address in the URL",
+      return xfer__fail(errmsg, "Invalid characters after the IPv6 address in the URL",
                   XFERE_URL_MALFORMAT);
   } else {
     /* A host name or IPv4 address: letters, digits, '-', '.', '_'. No
@@ -121,13 +103,13 @@ static int parse_authority(const char *s, size_t n, struct url_parts *p, const c
     for (i = 0; i < n && s[i] != ':'; i++) {
       unsigned char c = (unsigned char)s[i];
       if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_')
-        return fail(errmsg, "Invalid character in the URL host name", XFERE_URL_MALFORMAT);
+        return xfer__fail(errmsg, "Invalid character in the URL host name", XFERE_URL_MALFORMAT);
     }
     p->host = s;
     p->host_len = i;
     host_end = i;
     if (p->host_len == 0)
-      return fail(errmsg, "No host name in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "No host name in the URL", XFERE_URL_MALFORMAT);
   }
   if (host_end < n)
     return parse_port(s + host_end + 1, n - host_end - 1, p, errmsg);
@@ -139,24 +121,24 @@ static int split_url(const char *url, size_t len, struct url_parts *p, const cha
   size_t i, slen, start, auth_end;
   memset(p, 0, sizeof *p);
   if (len > MAX_URL_LEN)
-    return fail(errmsg, "The URL is too long", XFERE_URL_MALFORMAT);
+    return xfer__fail(errmsg, "The URL is too long", XFERE_URL_MALFORMAT);
   for (i = 0; i < len; i++) {
     unsigned char c = (unsigned char)url[i];
     if (c <= 0x20 || c == 0x7f)
-      return fail(errmsg, "Control character or space in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Control character or space in the URL", XFERE_URL_MALFORMAT);
   }
   /* As curl guesses: a scheme is a scheme token followed by ":/"; without
    * one ("localhost:8080/x", "example.com") the URL is taken as http. */
   slen = scheme_length(url, len);
   start = 0;
   if (slen > 0 && slen + 1 < len && url[slen + 1] == '/') {
-    if (view_is(url, slen, "https"))
+    if (xfer__view_is(url, slen, "https"))
       p->https = 1;
-    else if (!view_is(url, slen, "http"))
-      return fail(errmsg, "Unsupported protocol in the URL (only http and https)",
+    else if (!xfer__view_is(url, slen, "http"))
+      return xfer__fail(errmsg, "Unsupported protocol in the URL (only http and https)",
                   XFERE_UNSUPPORTED_PROTOCOL);
     if (slen + 2 >= len || url[slen + 2] != '/')
-      return fail(errmsg, "The URL must have \"//\" after the scheme", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "The URL must have \"//\" after the scheme", XFERE_URL_MALFORMAT);
     start = slen + 3;
   }
   for (auth_end = start; auth_end < len; auth_end++) {
@@ -244,7 +226,7 @@ static size_t put_host(char *out, const struct url_parts *p) {
   if (p->is_ipv6)
     out[o++] = '[';
   for (i = 0; i < p->host_len; i++)
-    out[o++] = (char)ascii_lower((unsigned char)p->host[i]);
+    out[o++] = (char)xfer__ascii_lower((unsigned char)p->host[i]);
   if (p->is_ipv6)
     out[o++] = ']';
   return o;
@@ -262,7 +244,7 @@ static int build(struct xfer__url *u, const struct url_parts *p, const char **er
   size_t o = 0, target_len, host_len, i;
   char *b = xfer__malloc(cap), *target, *path_tmp;
   if (!b)
-    return fail(errmsg, "Out of memory while parsing the URL", XFERE_OUT_OF_MEMORY);
+    return xfer__fail(errmsg, "Out of memory while parsing the URL", XFERE_OUT_OF_MEMORY);
   memset(u, 0, sizeof *u);
   u->buf = b;
 
@@ -272,7 +254,7 @@ static int build(struct xfer__url *u, const struct url_parts *p, const char **er
 
   u->host = b + o;
   for (i = 0; i < p->host_len; i++)
-    b[o++] = (char)ascii_lower((unsigned char)p->host[i]);
+    b[o++] = (char)xfer__ascii_lower((unsigned char)p->host[i]);
   b[o++] = '\0';
   u->port = p->port;
   u->is_ipv6 = p->is_ipv6 ? 1u : 0u;
@@ -330,7 +312,7 @@ static int parse_n(struct xfer__url *u, const char *url, size_t len, const char 
 int xfer__url_parse(struct xfer__url *u, const char *url, const char **errmsg) {
   if (!url) {
     memset(u, 0, sizeof *u);
-    return fail(errmsg, "No URL set", XFERE_URL_MALFORMAT);
+    return xfer__fail(errmsg, "No URL set", XFERE_URL_MALFORMAT);
   }
   return parse_n(u, url, strlen(url), errmsg);
 }
@@ -362,7 +344,7 @@ int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base, const
   for (i = 0; i < ref_len; i++) {
     unsigned char c = (unsigned char)ref[i];
     if (c < 0x20 || c == 0x7f)
-      return fail(errmsg, "Control character in the redirect location", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Control character in the redirect location", XFERE_URL_MALFORMAT);
     if (c == '#')
       break; /* the fragment never reaches the server */
   }
@@ -371,8 +353,8 @@ int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base, const
   /* RFC 3986 section 4.3 puts a scheme before any '/', '?' or '#', and
    * scheme_length stops at the first non-scheme character, so a ':' after
    * a '/' is never taken for one. */
-  if (slen > 0 && !view_is(ref, slen, "http") && !view_is(ref, slen, "https"))
-    return fail(errmsg, "Redirect to an unsupported protocol (only http and https)",
+  if (slen > 0 && !xfer__view_is(ref, slen, "http") && !xfer__view_is(ref, slen, "https"))
+    return xfer__fail(errmsg, "Redirect to an unsupported protocol (only http and https)",
                 XFERE_UNSUPPORTED_PROTOCOL);
 
   /* The absolute form of the reference is built as a URL string and then
@@ -382,7 +364,7 @@ int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base, const
   cap = strlen(base->full) + 3 * ref_len + 8;
   abs = xfer__malloc(cap);
   if (!abs)
-    return fail(errmsg, "Out of memory while resolving the redirect", XFERE_OUT_OF_MEMORY);
+    return xfer__fail(errmsg, "Out of memory while resolving the redirect", XFERE_OUT_OF_MEMORY);
 
   if (slen > 0) {
     o = put_ref(abs, ref, ref_len);

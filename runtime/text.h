@@ -1,0 +1,46 @@
+/* Small byte-classification helpers shared by the HTTP codec and the URL
+ * parser: RFC 9110's token and whitespace classes, case-insensitive
+ * comparison of a view with a literal, and the codec's error return. */
+#ifndef XFER_RUNTIME_TEXT_H
+#define XFER_RUNTIME_TEXT_H
+
+#include <stddef.h>
+
+static inline unsigned char xfer__ascii_lower(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Case-insensitive comparison of s[0..n) with a lower-case literal. */
+static inline int xfer__view_is(const char *s, size_t n, const char *lit) {
+  for (size_t i = 0; i < n; i++) {
+    if (lit[i] == '\0' || xfer__ascii_lower((unsigned char)s[i]) != (unsigned char)lit[i])
+      return 0;
+  }
+  return lit[n] == '\0';
+}
+
+/* RFC 9110 section 5.6.2 tchar. */
+static inline int xfer__is_tchar(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+    return 1;
+  switch (c) {
+  case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+  case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Optional whitespace (RFC 9110 section 5.6.3). */
+static inline int xfer__is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
+
+/* Points *errmsg at a static sentence and returns -code: how every codec
+ * function reports an error. */
+static inline int xfer__fail(const char **errmsg, const char *msg, int code) {
+  if (errmsg)
+    *errmsg = msg;
+  return -code;
+}
+
+#endif

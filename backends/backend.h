@@ -13,8 +13,12 @@
  *  - Submissions and interest changes are batched and flushed once per wait().
  *  - close_fd() in the middle of a dispatch is safe: events already gathered
  *    for that fd are dropped, even if the fd number is reused at once.
- *  - An op is owned by the backend from submit() until its completion or
- *    until cancel() returns 0; the runtime must not touch its buffers then.
+ *  - An op is owned by the backend from submit() until its last completion
+ *    or until cancel() returns 0; the runtime must not touch its buffers then.
+ *  - A completion names its op only by the token (io_uring's user_data), so
+ *    the backend never touches an op's memory after submission: the runtime
+ *    clears op->armed itself when it takes a completion without
+ *    XFER__CF_MORE. (Readiness backends also clear it; that is harmless.)
  */
 #ifndef XFER_BACKENDS_BACKEND_H
 #define XFER_BACKENDS_BACKEND_H
@@ -22,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "../runtime/queue.h"
@@ -36,8 +41,9 @@ enum xfer__backend_id {
 
 enum xfer__op_kind {
   XFER__OP_NONE = 0,
-  /* Completes when a non-blocking connect() already started by the runtime
-   * has finished: res is 0 or -errno (from SO_ERROR). */
+  /* Connects op->fd (a non-blocking socket) to op->addr: res is 0 or
+   * -errno. The backend starts the connect itself (io_uring's
+   * IORING_OP_CONNECT; connect(2) and a wait for writability otherwise). */
   XFER__OP_CONNECT = 1,
   /* Sends op->iov[0..iovcnt): res is the number of bytes written (it may be
    * fewer than asked; the runtime resubmits the rest) or -errno. Never raises
@@ -58,6 +64,20 @@ enum {
   /* Not one of the transfers' fds: left out of fdset() and of the count of
    * fds that xfer_multi_wait() waits on (the wakeup eventfd, idle watches). */
   XFER__OPF_INTERNAL = 1u << 0,
+  /* For a RECV: the runtime accepts completions in buffers of the backend's
+   * own (a provided-buffer ring) and more than one completion per
+   * submission (multishot). A backend may ignore it and fill op->buf. */
+  XFER__OPF_MULTISHOT = 1u << 1,
+};
+
+/* Flags of a completion. */
+enum {
+  /* The op stays armed: more completions of it will come (multishot). */
+  XFER__CF_MORE = 1u << 0,
+  /* buf is a buffer of the backend's, valid until the runtime hands it back
+   * with release_buf(); it must be handed back even when the completion is
+   * stale or the transfer is gone. */
+  XFER__CF_BUF = 1u << 1,
 };
 
 struct xfer__op {
@@ -77,16 +97,25 @@ struct xfer__op {
   /* XFER__OP_RECV */
   void *buf;
   size_t len;
-  /* Private to the backend: its submission and ready lists. */
+  /* XFER__OP_CONNECT */
+  const struct sockaddr *addr;
+  socklen_t addrlen;
+  /* Private to the backend: its submission and ready lists, and scratch
+   * that lives as long as the op (io_uring keeps a sendmsg header here). */
   struct xfer__queue link;
   int32_t res;
+  union {
+    struct msghdr msg;
+    uint64_t words[8];
+  } priv;
 };
 
 /* Called by wait() once per completion. buf is where a RECV completion's
- * bytes are (op->buf for readiness backends; a provided buffer for io_uring,
- * which the runtime hands back with release_buf()). */
-typedef void (*xfer__complete_fn)(void *ctx, uint64_t token, int32_t res,
-                                  void *buf);
+ * bytes are: op->buf for readiness backends; with XFER__CF_BUF a buffer of
+ * the backend's (io_uring's provided-buffer ring), handed back with
+ * release_buf(). flags: XFER__CF_*. */
+typedef void (*xfer__complete_fn)(void *ctx, uint64_t token, int32_t res, void *buf,
+                                  unsigned flags);
 
 /* A caller's extra fd for xfer_multi_poll/wait: events and revents use the
  * poll(2) bits. */
@@ -124,6 +153,9 @@ struct xfer__backend_vtable {
   /* Adds the fds of armed non-internal ops to r (RECV, POLL_IN) and w
    * (SEND, CONNECT) and raises *max_fd. */
   void (*fdset)(struct xfer__backend *be, fd_set *r, fd_set *w, int *max_fd);
+  /* Hands back a buffer a completion delivered with XFER__CF_BUF. NULL for
+   * backends that never deliver one. */
+  void (*release_buf)(struct xfer__backend *be, void *buf);
 };
 
 struct xfer__backend {

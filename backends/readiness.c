@@ -237,7 +237,7 @@ static void dispatch(struct xfer__readiness *r) {
     op->armed = 0;
     /* The op is the runtime's again from here: it may resubmit it, cancel
      * others, or close this fd and open a new one under the same number. */
-    r->base.complete(r->base.ctx, token, res, buf);
+    r->base.complete(r->base.ctx, token, res, buf, 0);
   }
 }
 
@@ -298,6 +298,15 @@ void xfer__readiness_submit(struct xfer__backend *be, struct xfer__op *op) {
   mark_dirty(r, op->fd);
   if (op->kind == XFER__OP_SEND)
     xfer__queue_insert_tail(&r->sendq, &op->link);
+  else if (op->kind == XFER__OP_CONNECT && op->addr) {
+    /* The connect starts now; on loopback it often completes at once, and
+     * otherwise the fd waits for writability. Either way the completion is
+     * delivered by the next wait(), never from here. */
+    if (connect(op->fd, op->addr, op->addrlen) == 0)
+      post(r, op, 0);
+    else if (errno != EINPROGRESS)
+      post(r, op, -errno);
+  }
 }
 
 int xfer__readiness_cancel(struct xfer__backend *be, struct xfer__op *op) {

@@ -173,20 +173,36 @@ void xfer__multi_submit(struct xfer_multi *m, struct xfer__op *op) {
   m->submitted++;
 }
 
-void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf) {
+void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf,
+                             unsigned flags) {
   struct xfer_multi *m = ctx;
   unsigned kind = (unsigned)((token & XFER__TOKEN_KIND_MASK) >> XFER__TOKEN_KIND_SHIFT);
-  if (kind == XFER__TOK_WAKEUP) {
-    m->woken = 1;
-    return;
-  }
-  if (kind == XFER__TOK_DNS) {
-    m->dns_ready = 1;
+  int last = !(flags & XFER__CF_MORE);
+  if (kind == XFER__TOK_WAKEUP || kind == XFER__TOK_DNS) {
+    struct xfer__op *op = kind == XFER__TOK_WAKEUP ? &m->wakeup_op : &m->dns.op;
+    if (last)
+      op->armed = 0;
+    if (res != -ECANCELED) {
+      if (kind == XFER__TOK_WAKEUP)
+        m->woken = 1;
+      else
+        m->dns_ready = 1;
+    }
     return;
   }
   struct xfer__conn *c = xfer__pool_lookup(m, token);
-  if (!c)
-    return; /* stale: the connection was closed and its slot moved on */
+  if (!c) {
+    /* Stale: the connection was closed and its slot moved on. A buffer of
+     * the backend's still goes back. */
+    if (flags & XFER__CF_BUF)
+      m->be->vt->release_buf(m->be, buf);
+    return;
+  }
+  struct xfer__op *op = kind == XFER__TOK_RX ? &c->rx : &c->tx;
+  if (last)
+    op->armed = 0;
+  if (res == -ECANCELED)
+    return; /* an op the runtime withdrew: nothing to act on */
   if (kind == XFER__TOK_RX) {
     c->rx_done = 1;
     c->rx_res = res;

@@ -60,7 +60,7 @@ static inline int xfer__multi_valid(const struct xfer_multi *m) {
 void xfer__multi_submit(struct xfer_multi *m, struct xfer__op *op);
 /* Backend completion callback: records the result on the connection and
  * queues it for the next turn; runs no transfer code. */
-void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf);
+void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf, unsigned flags);
 /* One turn of work without waiting: process completions, run ready
  * transfers and expired timers. */
 void xfer__multi_run(struct xfer_multi *m);

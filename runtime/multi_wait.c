@@ -71,10 +71,10 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
    * documented busy-loop trap, which poll() exists to avoid). */
   if (!is_poll && !xfer__multi_has_io(m) && nextra == 0)
     return XFERM_OK;
-  /* wait() is not woken by xfer_multi_wakeup: its watch is withdrawn for
-   * the call, and a wakeup stays latched in the eventfd for the next poll. */
-  if (!is_poll && m->wakeup_op.armed)
-    m->be->vt->cancel(m->be, &m->wakeup_op);
+  /* wait() is not woken by xfer_multi_wakeup: a wakeup that fires during it
+   * is latched (m->woken, its watch left unarmed) and waiting goes on; the
+   * next poll returns at once. Nothing is cancelled, so no backend ever has
+   * a withdrawn watch still in flight. */
   unsigned np = nextra;
   if (np) {
     for (unsigned i = 0; i < np; i++) {
@@ -101,7 +101,7 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
       rc = XFERM_UNRECOVERABLE_POLL;
       break;
     }
-    if (m->nevents || m->woken || m->dns_ready || nextra_ready || t == 0 ||
+    if (m->nevents || (is_poll && m->woken) || m->dns_ready || nextra_ready || t == 0 ||
         xfer__now_us() >= deadline)
       break;
   }
@@ -116,8 +116,6 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
   m->last_wait = xfer__now_us();
   if (is_poll && m->woken)
     drain_wakeup(m);
-  else if (!is_poll && !m->woken && !m->wakeup_op.armed)
-    xfer__multi_submit(m, &m->wakeup_op);
   if (numfds)
     *numfds = (int)m->nevents + nextra_ready;
   m->waited = 1;

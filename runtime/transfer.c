@@ -333,15 +333,13 @@ static int set_nodelay(int fd) {
   return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0 ? 0 : -errno;
 }
 
-/* Opens a socket to the next address that takes it. Returns 0 when a
- * connection is up or on its way, or the last -errno when every address
- * failed at once. */
+/* Opens a socket to the next address and submits its connect; the backend
+ * starts it (io_uring's CONNECT op, connect(2) elsewhere). Returns 0 when a
+ * connect is on its way, or the last -errno when no socket could be made. */
 static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__origin *o) {
   int err = -ECONNREFUSED;
   while (e->x.next_addr < e->x.naddrs) {
     const struct sockaddr_storage *sa = &e->x.addrs[e->x.next_addr];
-    socklen_t salen = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
     int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       err = -errno;
@@ -350,13 +348,6 @@ static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__ori
     }
     if (e->opt.tcp_nodelay)
       (void)set_nodelay(fd);
-    int rc = connect(fd, (const struct sockaddr *)sa, salen);
-    if (rc < 0 && errno != EINPROGRESS) {
-      err = -errno;
-      close(fd);
-      e->x.next_addr++;
-      continue;
-    }
     struct xfer__conn *c;
     int prc = xfer__pool_new_conn(m, o, fd, &c);
     if (prc < 0) {
@@ -365,12 +356,11 @@ static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__ori
     }
     c->peer = *sa;
     attach(m, e, c, 0);
-    if (rc == 0) {
-      connected(m, e);
-      return 0;
-    }
     XFER__SET_STATE(m, e, XFER__ST_CONNECTING);
     c->tx.kind = XFER__OP_CONNECT;
+    c->tx.addr = (const struct sockaddr *)&c->peer;
+    c->tx.addrlen = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
     xfer__multi_submit(m, &c->tx);
     return 0;
   }

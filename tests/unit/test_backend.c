@@ -73,7 +73,8 @@ struct rec {
   struct xfer__op *hook_op;
 };
 
-static void on_complete(void *ctx, uint64_t token, int32_t res, void *buf) {
+static void on_complete(void *ctx, uint64_t token, int32_t res, void *buf, unsigned flags) {
+  (void)flags;
   struct rec *rec = ctx;
   struct done *d;
 
@@ -741,7 +742,8 @@ BACKEND_TEST(keep_alive_steady_state) {
 
 /* ---- the registry ---- */
 
-static void no_complete(void *ctx, uint64_t token, int32_t res, void *buf) {
+static void no_complete(void *ctx, uint64_t token, int32_t res, void *buf, unsigned flags) {
+  (void)flags;
   (void)ctx, (void)token, (void)res, (void)buf;
 }
 

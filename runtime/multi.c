@@ -204,9 +204,8 @@ void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf,
   if (res == -ECANCELED)
     return; /* an op the runtime withdrew: nothing to act on */
   if (kind == XFER__TOK_RX) {
-    c->rx_done = 1;
-    c->rx_res = res;
-    c->rx_buf = buf;
+    if (xfer__conn_rx_push(m, c, res, buf, flags) < 0)
+      (void)xfer__conn_rx_push(m, c, -ENOMEM, NULL, 0); /* fails the transfer */
   } else {
     c->tx_done = 1;
     c->tx_res = res;
@@ -249,7 +248,7 @@ void xfer__multi_run(struct xfer_multi *m) {
     struct xfer__conn *c = xfer__container_of(q, struct xfer__conn, done_link);
     if (c->owner)
       xfer__transfer_conn_event(m, c);
-    else if (c->rx_done)
+    else if (c->rxq_len)
       xfer__pool_idle_event(m, c);
   }
   while (!xfer__queue_empty(&m->ready)) {

@@ -81,8 +81,87 @@ static void unlink_idle(struct xfer__pool *p, struct xfer__conn *c) {
   }
 }
 
+int xfer__conn_reserve(struct xfer__conn *c, size_t need) {
+  if (c->rcap - c->rlen >= need)
+    return 0;
+  if (c->rpos) {
+    memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+    c->rlen -= c->rpos;
+    c->rpos = 0;
+    if (c->rcap - c->rlen >= need)
+      return 0;
+  }
+  size_t ncap = c->rcap;
+  while (ncap - c->rlen < need)
+    ncap *= 2;
+  char *nb = xfer__realloc(c->rbuf, ncap);
+  if (!nb)
+    return -ENOMEM;
+  c->rbuf = nb;
+  c->rcap = ncap;
+  return 0;
+}
+
+/* Copies a backend buffer's bytes into rbuf and hands the buffer back. */
+static int absorb(struct xfer_multi *m, struct xfer__conn *c, struct xfer__rx_entry *en) {
+  int rc = 0;
+  if (en->res > 0) {
+    rc = xfer__conn_reserve(c, (size_t)en->res);
+    if (rc == 0) {
+      memcpy(c->rbuf + c->rlen, en->buf, (size_t)en->res);
+      c->rlen += (size_t)en->res;
+    }
+  }
+  m->be->vt->release_buf(m->be, en->buf);
+  en->buf = NULL;
+  en->flags = (en->flags & ~(unsigned)XFER__CF_BUF) | XFER__RX_INBUF;
+  return rc;
+}
+
+int xfer__conn_rx_push(struct xfer_multi *m, struct xfer__conn *c, int32_t res, void *buf,
+                       unsigned flags) {
+  struct xfer__rx_entry en = {res, flags, buf};
+  if (c->rxq_len == XFER__CONN_RXQ) {
+    /* Full: fold everything queued into rbuf, in order, as one entry. The
+     * peer is sending faster than turns come; copying is the price. */
+    int32_t total = 0;
+    int rc = 0;
+    for (unsigned i = 0; i < c->rxq_len; i++) {
+      struct xfer__rx_entry *q = &c->rxq[i];
+      if ((q->flags & XFER__CF_BUF) && absorb(m, c, q) < 0)
+        rc = -ENOMEM;
+      total += q->res > 0 ? q->res : 0;
+    }
+    c->rxq[0] = (struct xfer__rx_entry){total, XFER__RX_INBUF, NULL};
+    c->rxq_len = 1;
+    if (rc < 0) {
+      if (flags & XFER__CF_BUF)
+        m->be->vt->release_buf(m->be, buf);
+      return rc;
+    }
+  }
+  if (c->rxq_len == XFER__CONN_RXQ - 1 && (en.flags & XFER__CF_BUF) && en.res > 0 &&
+      (c->rxq[0].flags & XFER__RX_INBUF)) {
+    /* Keep the last slot for a terminal entry (EOF, error). */
+    if (absorb(m, c, &en) < 0)
+      return -ENOMEM;
+    c->rxq[0].res += en.res;
+    return 0;
+  }
+  c->rxq[c->rxq_len++] = en;
+  return 0;
+}
+
+void xfer__conn_rx_drop(struct xfer_multi *m, struct xfer__conn *c) {
+  for (unsigned i = 0; i < c->rxq_len; i++)
+    if (c->rxq[i].flags & XFER__CF_BUF)
+      m->be->vt->release_buf(m->be, c->rxq[i].buf);
+  c->rxq_len = 0;
+}
+
 void xfer__pool_close(struct xfer_multi *m, struct xfer__conn *c) {
   struct xfer__pool *p = &m->pool;
+  xfer__conn_rx_drop(m, c);
   unlink_idle(p, c);
   xfer__queue_remove(&c->done_link);
   m->be->vt->close_fd(m->be, c->fd);
@@ -111,12 +190,13 @@ struct xfer__conn *xfer__pool_checkout(struct xfer_multi *m, struct xfer__origin
     struct xfer__conn *c =
         xfer__container_of(xfer__queue_head(&o->idle), struct xfer__conn, idle_link);
     unlink_idle(p, c);
-    /* Withdraw the idle watch; with readiness backends this only clears a
-     * flag, the fd stays registered for reading. */
-    if (c->rx.armed)
+    /* Withdraw a POLL_IN idle watch (with readiness backends this only
+     * clears a flag; the fd stays registered for reading). A multishot
+     * receive that watched the idle connection stays armed for the next
+     * request. */
+    if (c->rx.armed && c->rx.kind == XFER__OP_POLL_IN)
       m->be->vt->cancel(m->be, &c->rx);
-    int dead = c->rx_done;
-    c->rx_done = 0;
+    int dead = c->rxq_len > 0; /* anything that arrived while idle */
     /* The idle watch (POLL_IN) reports a FIN or stray bytes at every
      * backend wait. If the connection went idle in this turn, or the
      * backend looked less than a millisecond ago, nothing can have been
@@ -188,7 +268,8 @@ int xfer__pool_new_conn(struct xfer_multi *m, struct xfer__origin *o, int fd,
   c->rlen = c->rpos = 0;
   c->requests = 0;
   c->connected = 0;
-  c->rx_done = c->tx_done = 0;
+  c->rxq_len = 0;
+  c->tx_done = 0;
   memset(&c->rx, 0, sizeof c->rx);
   memset(&c->tx, 0, sizeof c->tx);
   c->rx.fd = c->tx.fd = fd;
@@ -230,8 +311,10 @@ void xfer__pool_release(struct xfer_multi *m, struct xfer__conn *c, int reusable
   struct xfer__pool *p = &m->pool;
   c->owner = NULL;
   /* The caller promotes a pending transfer afterwards, whichever way this
-   * goes. */
-  if (!reusable || c->rx.armed || c->tx.armed) {
+   * goes. A multishot receive still armed is fine: it becomes the idle
+   * watch. Anything else in flight means the exchange is not over. */
+  int rx_busy = c->rx.armed && !(c->rx.flags & XFER__OPF_MULTISHOT);
+  if (!reusable || rx_busy || c->tx.armed || c->rxq_len) {
     xfer__pool_close(m, c);
     return;
   }
@@ -242,10 +325,13 @@ void xfer__pool_release(struct xfer_multi *m, struct xfer__conn *c, int reusable
   xfer__queue_insert_tail(&p->lru, &c->lru_link);
   p->nidle++;
   /* Watch the idle connection for a FIN or stray bytes; with epoll this
-   * costs nothing, the fd is already registered for reading. */
-  c->rx.kind = XFER__OP_POLL_IN;
-  c->rx.flags = XFER__OPF_INTERNAL;
-  xfer__multi_submit(m, &c->rx);
+   * costs nothing, the fd is already registered for reading. A live
+   * multishot receive already is such a watch. */
+  if (!c->rx.armed) {
+    c->rx.kind = XFER__OP_POLL_IN;
+    c->rx.flags = XFER__OPF_INTERNAL;
+    xfer__multi_submit(m, &c->rx);
+  }
   while (p->nconns > max_pooled(m) && p->nidle > 0)
     close_oldest_idle(m);
   arm_idle_timer(m);
@@ -265,7 +351,6 @@ void xfer__pool_expire(struct xfer_multi *m, uint64_t now) {
 }
 
 void xfer__pool_idle_event(struct xfer_multi *m, struct xfer__conn *c) {
-  c->rx_done = 0;
   c->tx_done = 0;
   xfer__pool_close(m, c);
   arm_idle_timer(m);

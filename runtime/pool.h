@@ -20,6 +20,18 @@ struct xfer_easy;
  * than this grows it (up to the head limit), once per connection. */
 #define XFER__CONN_RBUF 16384u
 
+/* Receive completions a connection can hold between two turns before they
+ * are copied into its own buffer: a multishot receive delivers one per
+ * provided buffer, and 8 x 16 KiB covers what a socket usually holds. */
+#define XFER__CONN_RXQ 8
+
+struct xfer__rx_entry {
+  int32_t res;
+  unsigned flags; /* XFER__CF_*; XFER__RX_INBUF: the bytes are in rbuf already */
+  void *buf;
+};
+#define XFER__RX_INBUF (1u << 8)
+
 struct xfer__origin {
   char *host;
   uint16_t port;
@@ -53,11 +65,13 @@ struct xfer__conn {
   unsigned requests;        /* requests served, for reuse accounting */
   unsigned connected : 1;
   unsigned completed : 1;   /* queued on m->completed */
-  unsigned rx_done : 1;     /* rx completion waiting to be processed */
-  unsigned tx_done : 1;
-  int32_t rx_res;
+  unsigned tx_done : 1;     /* tx completion waiting to be processed */
   int32_t tx_res;
-  void *rx_buf;
+  /* Receive completions waiting for the next turn, in arrival order. A
+   * multishot receive can complete several times per wait; each entry keeps
+   * its backend buffer (XFER__CF_BUF) until it is parsed, in place. */
+  struct xfer__rx_entry rxq[XFER__CONN_RXQ];
+  unsigned rxq_len;
   struct xfer__queue idle_link; /* origin->idle */
   struct xfer__queue lru_link;  /* pool->lru, oldest idle first */
   struct xfer__queue done_link; /* m->completed */
@@ -106,5 +120,13 @@ void xfer__pool_expire(struct xfer_multi *m, uint64_t now);
  * bytes. Either way it is dead. */
 void xfer__pool_idle_event(struct xfer_multi *m, struct xfer__conn *c);
 struct xfer__conn *xfer__pool_lookup(struct xfer_multi *m, uint64_t token);
+/* Queues a receive completion on c (copying into rbuf when the queue is
+ * full); returns -ENOMEM when rbuf cannot grow for it. */
+int xfer__conn_rx_push(struct xfer_multi *m, struct xfer__conn *c, int32_t res, void *buf,
+                       unsigned flags);
+/* Hands every queued backend buffer back and empties the queue. */
+void xfer__conn_rx_drop(struct xfer_multi *m, struct xfer__conn *c);
+/* Makes room for `need` more bytes after rlen; -ENOMEM on failure. */
+int xfer__conn_reserve(struct xfer__conn *c, size_t need);
 
 #endif

@@ -534,9 +534,14 @@ void xfer__transfer_conn_event(struct xfer_multi *m, struct xfer__conn *c) {
   }
   /* The send side may have finished the transfer or swapped its
    * connection; an rx result then belongs to nobody. */
-  if (e->x.conn != c || !c->rx_done)
-    return;
-  c->rx_done = 0;
-  if (e->x.state == XFER__ST_RECEIVING || e->x.state == XFER__ST_SENDING)
-    xfer__transfer_received(m, e, c->rx_res);
+  /* Each queued receive in arrival order, taken off the queue before it is
+   * handled. One may finish the transfer: whatever is still queued then is
+   * bytes past the response, and the pool will not keep the connection. */
+  while (c->rxq_len && e->x.conn == c &&
+         (e->x.state == XFER__ST_RECEIVING || e->x.state == XFER__ST_SENDING)) {
+    struct xfer__rx_entry en = c->rxq[0];
+    c->rxq_len--;
+    memmove(&c->rxq[0], &c->rxq[1], c->rxq_len * sizeof en);
+    xfer__transfer_received(m, e, &en);
+  }
 }

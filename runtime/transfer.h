@@ -18,7 +18,7 @@ void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e);
 void xfer__transfer_retry(struct xfer_multi *m, struct xfer_easy *e);
 int xfer__transfer_can_retry(const struct xfer_easy *e);
 
-/* transfer_io.c */
+/* transfer_send.c */
 /* Serialises the request head for URL u from the handle's options. */
 int xfer__transfer_build_head(struct xfer_easy *e, const struct xfer__url *u, char **buf,
                               size_t *cap, size_t *len, const char **errmsg);
@@ -29,6 +29,16 @@ void xfer__transfer_set_request(struct xfer_easy *e, const char *head, size_t le
 int xfer__transfer_build_redirect(struct xfer_easy *e);
 void xfer__transfer_send(struct xfer_multi *m, struct xfer_easy *e);
 void xfer__transfer_sent(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
-void xfer__transfer_received(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
+
+/* transfer_recv.c */
+/* Arms the receive (multishot where the backend has it) unless it is armed
+ * or a completion waits; the response may come while the request is out. */
+void xfer__transfer_arm_recv(struct xfer_multi *m, struct xfer_easy *e);
+/* The whole request is out: from now on only the response matters. */
+void xfer__transfer_start_recv(struct xfer_multi *m, struct xfer_easy *e);
+/* Calls the progress callback; -1 when it aborted the transfer. */
+int xfer__transfer_progress(struct xfer_multi *m, struct xfer_easy *e);
+void xfer__transfer_received(struct xfer_multi *m, struct xfer_easy *e,
+                             const struct xfer__rx_entry *en);
 
 #endif

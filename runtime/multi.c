@@ -283,6 +283,12 @@ xfer_mcode xfer_multi_perform(xfer_multi *m, int *running_handles) {
   return XFERM_OK;
 }
 
+const char *xfer_multi_backend(xfer_multi *m) {
+  if (!xfer__multi_valid(m))
+    return NULL;
+  return m->be->vt->name;
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 static xfer_mcode set_backend(struct xfer_multi *m, long v) {

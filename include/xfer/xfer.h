@@ -965,6 +965,11 @@ XFER_EXTERN xfer_easy **xfer_multi_get_handles(xfer_multi *m);
 /* A readable sentence for every code, never NULL. */
 XFER_EXTERN const char *xfer_multi_strerror(xfer_mcode code);
 
+/* xfer's own: the name of the I/O backend m runs on ("io_uring", "epoll" or
+ * "poll"), after XFERMOPT_BACKEND and the XFER_BACKEND variable have had
+ * their say; NULL when m is not a live multi. */
+XFER_EXTERN const char *xfer_multi_backend(xfer_multi *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -913,3 +913,19 @@ Test(multi_api, easy_perform_refuses_an_added_handle) {
   xt_assert_pattern(&r.body, 10);
   xt_req_free(&r);
 }
+
+/* xfer's own query: the backend a multi runs on is the one XFER_BACKEND
+ * names (ctest sets it for every net suite), and NULL gets NULL. */
+Test(backend_query, names_the_backend_in_use) {
+  const char *env = getenv("XFER_BACKEND");
+  xfer_multi *m = xfer_multi_init();
+  cr_assert(m);
+  const char *name = xfer_multi_backend(m);
+  cr_assert(name);
+  if (env && *env)
+    cr_assert_str_eq(name, env);
+  else
+    cr_assert(strstr(xfer_version(), name), "%s is not among the built-in backends", name);
+  cr_assert_null(xfer_multi_backend(NULL));
+  xfer_multi_cleanup(m);
+}

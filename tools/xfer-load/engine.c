@@ -259,6 +259,8 @@ int engine_run(const struct load_options *o, const char *url, struct load_result
     fprintf(stderr, "xfer-load: out of memory for %ld transfers\n", nslots);
   if (status == 0 && setup_multi(m, o, nslots) < 0)
     status = 1;
+  if (status == 0 && xfer_multi_backend(m))
+    snprintf(r->backend, sizeof r->backend, "%s", xfer_multi_backend(m));
   for (long i = 0; status == 0 && i < nslots; i++)
     if (setup_slot(&slots[i], url, r) < 0)
       status = 1;

@@ -64,6 +64,8 @@ struct load_result {
    * is 0 when the library does not provide that info. */
   uint64_t header_bytes;
   int header_bytes_known;
+  /* The backend the multi ran on, from xfer_multi_backend(). */
+  char backend[16];
   /* Sum of XFERINFO_NUM_CONNECTS: connections the transfers had to open. */
   uint64_t connections;
   /* Transfers that were run in parallel. */

@@ -25,15 +25,17 @@ static const char *fmt_latency(char buf[LATENCY_TEXT], uint64_t ns)
   return buf;
 }
 
-/* The backend as asked for; under "auto" the library follows XFER_BACKEND,
- * so that is shown when it is set. */
-static void print_backend(FILE *out, const struct load_options *o)
+/* The backend the library actually ran on, and how it was chosen. */
+static void print_backend(FILE *out, const struct load_options *o, const struct load_result *r)
 {
   const char *env = getenv("XFER_BACKEND");
+  const char *used = r->backend[0] ? r->backend : o->backend_name;
   if (o->backend == XFER_BACKEND_AUTO && env && *env)
-    fprintf(out, "backend auto (XFER_BACKEND=%s)", env);
+    fprintf(out, "backend %s (XFER_BACKEND=%s)", used, env);
+  else if (o->backend == XFER_BACKEND_AUTO)
+    fprintf(out, "backend %s (auto)", used);
   else
-    fprintf(out, "backend %s", o->backend_name);
+    fprintf(out, "backend %s", used);
 }
 
 static void print_errors(FILE *out, const struct load_result *r)
@@ -77,7 +79,7 @@ void report_print(FILE *out, const struct load_options *o, const char *url, int 
   double secs = r->elapsed_s > 0.0 ? r->elapsed_s : 1e-9;
   fprintf(out, "xfer-load: %s%s, %ld connections, %.2f s, ", url, builtin ? " (built-in server)" : "",
           r->slots, r->elapsed_s);
-  print_backend(out, o);
+  print_backend(out, o, r);
   fputs(r->interrupted ? " (interrupted)\n" : "\n", out);
   if (r->aborted)
     fprintf(out, "  aborted       the multi failed: %s\n", r->aborted);

@@ -239,6 +239,17 @@ void xfer__transfer_abort(struct xfer_multi *m, struct xfer_easy *e) {
 
 static void do_connect(struct xfer_multi *m, struct xfer_easy *e);
 
+/* HTTPS needs the TLS layer, which this build does not have yet: failing
+ * is the only safe answer, never plaintext to a URL that asked for TLS. */
+static int scheme_usable(struct xfer_multi *m, struct xfer_easy *e, const struct xfer__url *u) {
+  if (strcmp(u->scheme, "https") != 0)
+    return 1;
+  xfer__transfer_fail(m, e, XFERE_UNSUPPORTED_PROTOCOL,
+                      "HTTPS is not supported by this build of xfer (no TLS library yet): %s",
+                      u->full);
+  return 0;
+}
+
 static void do_setup(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__transfer *x = &e->x;
   x->t_start = m->now;
@@ -249,6 +260,8 @@ static void do_setup(struct xfer_multi *m, struct xfer_easy *e) {
     return;
   }
   x->url = &e->url;
+  if (!scheme_usable(m, e, x->url))
+    return;
   xfer__transfer_set_request(e, e->req_buf, e->req_len);
   xfer__transfer_set_timer(m, e);
   if (x->state == XFER__ST_DONE)
@@ -500,6 +513,8 @@ void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e) {
   xfer__url_free(&x->redirect_url);
   x->redirect_url = next;
   x->url = &x->redirect_url;
+  if (!scheme_usable(m, e, x->url))
+    return;
   rc = xfer__transfer_build_redirect(e);
   if (rc < 0) {
     xfer__transfer_fail(m, e, (xfer_code)-rc, "Could not build the redirected request");

@@ -274,6 +274,35 @@ Test(easy, malformed_urls_fail_alone) {
   }
 }
 
+/* No TLS in this build yet: an https URL, given or reached by a redirect,
+ * must fail as unsupported. Sending it as plaintext would be the worst
+ * answer, so the test points it at the plaintext test server and checks
+ * that nothing of it arrives there. */
+Test(easy, https_fails_as_unsupported_never_plaintext) {
+  char url[200];
+  snprintf(url, sizeof url, "https://127.0.0.1:%u/bytes/5", (unsigned)ts_port(srv));
+  /* ERRORBUFFER and PRIVATE point into each xt_req: they stay in place. */
+  struct xt_req both[2];
+  xt_req_init(&both[0], url);
+  char target[200];
+  snprintf(target, sizeof target, "/redirect/302?to=https%%3A%%2F%%2F127.0.0.1%%3A%u%%2Fbytes%%2F5",
+           (unsigned)ts_port(srv));
+  init_req(&both[1], target);
+  cr_assert_eq(xfer_easy_setopt(both[1].e, XFEROPT_FOLLOWLOCATION, 1L), XFERE_OK);
+  xt_run(multi, both, 2, 20000);
+  for (int i = 0; i < 2; i++) {
+    cr_assert_eq(both[i].result, XFERE_UNSUPPORTED_PROTOCOL, "request %d: code %d (%s)", i,
+                 both[i].result, both[i].err);
+    cr_assert(strstr(both[i].err, "HTTPS"), "request %d: sentence \"%s\"", i, both[i].err);
+    cr_assert_eq(both[i].body.len, 0);
+  }
+  cr_assert_eq(ts_requests(srv), 1, "only the redirect itself may reach the server");
+  for (int i = 0; i < 2; i++) {
+    xfer_multi_remove_handle(multi, both[i].e);
+    xt_req_free(&both[i]);
+  }
+}
+
 Test(easy, url_without_scheme_is_http) {
   char url[160];
   snprintf(url, sizeof url, "127.0.0.1:%u/bytes/5", (unsigned)ts_port(srv));

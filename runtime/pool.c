@@ -122,8 +122,9 @@ int xfer__conn_rx_push(struct xfer_multi *m, struct xfer__conn *c, int32_t res, 
                        unsigned flags) {
   struct xfer__rx_entry en = {res, flags, buf};
   if (c->rxq_len == XFER__CONN_RXQ) {
-    /* Full: fold everything queued into rbuf, in order, as one entry. The
-     * peer is sending faster than turns come; copying is the price. */
+    /* Full: fold everything queued into rbuf, in arrival order, as one
+     * entry, so the new one still fits behind it. The peer is sending
+     * faster than turns come; copying is the price. */
     int32_t total = 0;
     int rc = 0;
     for (unsigned i = 0; i < c->rxq_len; i++) {
@@ -139,14 +140,6 @@ int xfer__conn_rx_push(struct xfer_multi *m, struct xfer__conn *c, int32_t res, 
         m->be->vt->release_buf(m->be, buf);
       return rc;
     }
-  }
-  if (c->rxq_len == XFER__CONN_RXQ - 1 && (en.flags & XFER__CF_BUF) && en.res > 0 &&
-      (c->rxq[0].flags & XFER__RX_INBUF)) {
-    /* Keep the last slot for a terminal entry (EOF, error). */
-    if (absorb(m, c, &en) < 0)
-      return -ENOMEM;
-    c->rxq[0].res += en.res;
-    return 0;
   }
   c->rxq[c->rxq_len++] = en;
   return 0;

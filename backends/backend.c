@@ -9,14 +9,18 @@
 #include <string.h>
 
 #include "backend.h"
+#include "uring.h"
 
 /* Preference order for XFER__BACKEND_AUTO: the first that initialises wins.
  * Completion-based backends come first because they need no emulation and
  * fewer syscalls per request; poll is last, the portable fallback that is
  * O(fds) per wait. */
 static const struct xfer__backend_vtable *const registry[] = {
-  /* io_uring (next issue) goes here, first: its init fails with -errno when
-   * the kernel or a seccomp policy refuses it, and AUTO moves on to epoll. */
+#ifdef XFER_HAVE_URING
+  /* First: its init fails with -errno when the kernel or a seccomp policy
+   * refuses it (or lacks the buffer ring), and AUTO moves on to epoll. */
+  &xfer__backend_io_uring,
+#endif
   &xfer__backend_epoll,
   &xfer__backend_poll,
 };
@@ -90,5 +94,9 @@ const char *xfer__backend_list(void) {
   /* Spelled out rather than joined at run time, so that it is a constant
    * any thread may read without a once-guard. It lists the registry in its
    * order; test_backend.c checks that the two agree. */
+#ifdef XFER_HAVE_URING
+  return "io_uring,epoll,poll";
+#else
   return "epoll,poll";
+#endif
 }

@@ -19,6 +19,11 @@
  *    the backend never touches an op's memory after submission: the runtime
  *    clears op->armed itself when it takes a completion without
  *    XFER__CF_MORE. (Readiness backends also clear it; that is harmless.)
+ *  - After close_fd() nothing more is delivered for ops on that fd; after
+ *    cancel() returns 1 exactly one completion, with -ECANCELED, follows.
+ *  - A token is not reused while an older op under it is outstanding (the
+ *    handle table's generations guarantee it), and user_data values with
+ *    any of the top 40 bits set are the backend's own.
  */
 #ifndef XFER_BACKENDS_BACKEND_H
 #define XFER_BACKENDS_BACKEND_H
@@ -156,6 +161,11 @@ struct xfer__backend_vtable {
   /* Hands back a buffer a completion delivered with XFER__CF_BUF. NULL for
    * backends that never deliver one. */
   void (*release_buf)(struct xfer__backend *be, void *buf);
+  /* The runtime changed op->flags (XFER__OPF_INTERNAL) of an op that stays
+   * armed: a multishot receive that becomes, or stops being, an idle
+   * connection's watch. NULL for backends that read op->flags when they
+   * need them. */
+  void (*retag)(struct xfer__backend *be, struct xfer__op *op);
 };
 
 struct xfer__backend {
@@ -166,6 +176,9 @@ struct xfer__backend {
 
 extern const struct xfer__backend_vtable xfer__backend_poll;
 extern const struct xfer__backend_vtable xfer__backend_epoll;
+#ifdef XFER_HAVE_URING
+extern const struct xfer__backend_vtable xfer__backend_io_uring;
+#endif
 
 /* The registry (backend.c). Creates the backend `want` (XFER__BACKEND_AUTO
  * picks the first one that initialises, in preference order). An explicit

@@ -168,6 +168,16 @@ xfer_msg *xfer_multi_info_read(xfer_multi *m, int *msgs_in_queue) {
 
 /* ---- completions and the loop turn ------------------------------------- */
 
+void xfer__multi_retag(struct xfer_multi *m, struct xfer__op *op, int internal) {
+  uint8_t flags = internal ? (uint8_t)(op->flags | XFER__OPF_INTERNAL)
+                           : (uint8_t)(op->flags & ~XFER__OPF_INTERNAL);
+  if (flags == op->flags)
+    return;
+  op->flags = flags;
+  if (m->be->vt->retag)
+    m->be->vt->retag(m->be, op);
+}
+
 void xfer__multi_submit(struct xfer_multi *m, struct xfer__op *op) {
   m->be->vt->submit(m->be, op);
   m->submitted++;

@@ -56,6 +56,8 @@ static inline int xfer__multi_valid(const struct xfer_multi *m) {
   return m && m->magic == XFER__MULTI_MAGIC;
 }
 
+/* Marks an armed op internal (an idle watch) or not, and tells the backend. */
+void xfer__multi_retag(struct xfer_multi *m, struct xfer__op *op, int internal);
 /* Submits an op to the backend and notes it for the next flush. */
 void xfer__multi_submit(struct xfer_multi *m, struct xfer__op *op);
 /* Backend completion callback: records the result on the connection and

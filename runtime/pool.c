@@ -189,6 +189,8 @@ struct xfer__conn *xfer__pool_checkout(struct xfer_multi *m, struct xfer__origin
      * request. */
     if (c->rx.armed && c->rx.kind == XFER__OP_POLL_IN)
       m->be->vt->cancel(m->be, &c->rx);
+    else if (c->rx.armed)
+      xfer__multi_retag(m, &c->rx, 0); /* the transfer's socket again for fdset */
     int dead = c->rxq_len > 0; /* anything that arrived while idle */
     /* The idle watch (POLL_IN) reports a FIN or stray bytes at every
      * backend wait. If the connection went idle in this turn, or the
@@ -324,6 +326,8 @@ void xfer__pool_release(struct xfer_multi *m, struct xfer__conn *c, int reusable
     c->rx.kind = XFER__OP_POLL_IN;
     c->rx.flags = XFER__OPF_INTERNAL;
     xfer__multi_submit(m, &c->rx);
+  } else {
+    xfer__multi_retag(m, &c->rx, 1); /* idle: not a transfer's fd in fdset */
   }
   while (p->nconns > max_pooled(m) && p->nidle > 0)
     close_oldest_idle(m);

@@ -45,6 +45,9 @@ TestSuite(wakeup, .init = setup, .fini = teardown, .timeout = 120);
 /* Whether the system call number names a blocking wait that poll may use. */
 static int is_wait_syscall(long nr) {
   static const long waits[] = {
+#ifdef SYS_io_uring_enter
+      SYS_io_uring_enter,
+#endif
 #ifdef SYS_poll
       SYS_poll,
 #endif

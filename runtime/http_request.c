@@ -126,18 +126,6 @@ static int check_framing_header(const struct user_header *u, enum default_header
   return 0;
 }
 
-static size_t format_u64(char *out, uint64_t v) {
-  char tmp[20]; /* UINT64_MAX has 20 decimal digits */
-  size_t n = 0, i;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (i = 0; i < n; i++)
-    out[i] = tmp[n - 1 - i];
-  return n;
-}
-
 /* Appends to a buffer known to be large enough; with out == NULL it only
  * counts, so the same code measures the request and then writes it. */
 struct writer {
@@ -191,7 +179,7 @@ static void serialise(struct writer *w, const struct xfer__http_request *r,
    * the wire bytes see the same order from xfer. */
   if (!overridden[DEF_CONTENT_LENGTH] && r->body_len >= 0) {
     char digits[20];
-    size_t n = format_u64(digits, (uint64_t)r->body_len);
+    size_t n = xfer__format_u64(digits, (uint64_t)r->body_len);
     put(w, "Content-Length: ", 16);
     put(w, digits, n);
     put(w, "\r\n", 2);

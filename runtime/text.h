@@ -5,6 +5,7 @@
 #define XFER_RUNTIME_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 static inline unsigned char xfer__ascii_lower(unsigned char c) {
   return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
@@ -34,6 +35,19 @@ static inline int xfer__is_tchar(unsigned char c) {
 
 /* Optional whitespace (RFC 9110 section 5.6.3). */
 static inline int xfer__is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
+
+/* Writes v in decimal (no NUL) and returns the digit count, at most 20. */
+static inline size_t xfer__format_u64(char *out, uint64_t v) {
+  char tmp[20]; /* UINT64_MAX has 20 decimal digits */
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    out[i] = tmp[n - 1 - i];
+  return n;
+}
 
 /* Points *errmsg at a static sentence and returns -code: how every codec
  * function reports an error. */

@@ -158,6 +158,21 @@ void xfer__transfer_start(struct xfer_multi *m, struct xfer_easy *e) {
   m->nrunning++;
 }
 
+/* Stops the transfer's activity wherever it is (lookup, queue, timer) and
+ * detaches its connection, which the caller pools or closes. */
+static struct xfer__conn *stop(struct xfer_multi *m, struct xfer_easy *e) {
+  struct xfer__transfer *x = &e->x;
+  if (x->state == XFER__ST_RESOLVING)
+    xfer__dns_cancel(m, e);
+  xfer__queue_remove(&x->ready_link);
+  xfer__heap_remove(&m->timers, &x->timer);
+  struct xfer__conn *c = x->conn;
+  x->conn = NULL;
+  if (c)
+    c->owner = NULL;
+  return c;
+}
+
 /* The transfer ends with `code`: its connection goes back to the pool when
  * the response left it clean, one message is queued, and a connection slot
  * may have freed up for a pending transfer. */
@@ -166,16 +181,9 @@ void xfer__transfer_finish(struct xfer_multi *m, struct xfer_easy *e, xfer_code 
   struct xfer__transfer *x = &e->x;
   if (x->state == XFER__ST_DONE || x->state == XFER__ST_IDLE)
     return;
-  if (x->state == XFER__ST_RESOLVING)
-    xfer__dns_cancel(m, e);
-  xfer__queue_remove(&x->ready_link);
-  xfer__heap_remove(&m->timers, &x->timer);
-  if (x->conn) {
-    struct xfer__conn *c = x->conn;
-    x->conn = NULL;
-    c->owner = NULL;
+  struct xfer__conn *c = stop(m, e);
+  if (c)
     xfer__pool_release(m, c, reusable && code == XFERE_OK && !e->opt.forbid_reuse);
-  }
   x->result = code;
   e->info.t_total = (int64_t)(m->now - x->t_start);
   XFER__SET_STATE(m, e, XFER__ST_DONE);
@@ -216,18 +224,11 @@ void xfer__transfer_fail(struct xfer_multi *m, struct xfer_easy *e, xfer_code co
 void xfer__transfer_abort(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__transfer *x = &e->x;
   int running = x->state != XFER__ST_DONE && x->state != XFER__ST_IDLE;
-  if (x->state == XFER__ST_RESOLVING)
-    xfer__dns_cancel(m, e);
-  xfer__queue_remove(&x->ready_link);
-  xfer__heap_remove(&m->timers, &x->timer);
-  if (x->conn) {
-    struct xfer__conn *c = x->conn;
-    x->conn = NULL;
-    c->owner = NULL;
-    /* Stopped mid-exchange: what is on the wire is unknown, so the
-     * connection cannot be trusted with another request. */
+  struct xfer__conn *c = stop(m, e);
+  /* Stopped mid-exchange: what is on the wire is unknown, so the
+   * connection cannot be trusted with another request. */
+  if (c)
     xfer__pool_close(m, c);
-  }
   XFER__SET_STATE(m, e, XFER__ST_IDLE);
   if (running) {
     m->nrunning--;

@@ -208,18 +208,6 @@ static size_t remove_dot_segments(char *out, const char *path, size_t n) {
   return o;
 }
 
-static size_t put_u16(char *out, uint16_t v) {
-  char tmp[5]; /* 65535 has 5 digits */
-  size_t n = 0, i;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (i = 0; i < n; i++)
-    out[i] = tmp[n - 1 - i];
-  return n;
-}
-
 /* Writes the host as it appears in a URL or Host header. */
 static size_t put_host(char *out, const struct url_parts *p) {
   size_t o = 0, i;
@@ -281,7 +269,7 @@ static int build(struct xfer__url *u, const struct url_parts *p, const char **er
   o += host_len;
   if (p->explicit_port && p->port != default_port) {
     b[o++] = ':';
-    o += put_u16(b + o, p->port);
+    o += xfer__format_u64(b + o, p->port);
   }
   b[o++] = '\0';
 
@@ -293,7 +281,7 @@ static int build(struct xfer__url *u, const struct url_parts *p, const char **er
   o += put_host(b + o, p);
   if (p->explicit_port) {
     b[o++] = ':';
-    o += put_u16(b + o, p->port);
+    o += xfer__format_u64(b + o, p->port);
   }
   memcpy(b + o, u->target, target_len + 1);
   return 0;

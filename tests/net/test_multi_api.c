@@ -22,14 +22,11 @@ static struct ts_server *srv;
 static xfer_multi *multi;
 
 static void setup(void) {
-  srv = ts_start();
-  cr_assert(srv);
-  multi = xt_multi();
+  xt_env_up(&srv, &multi);
 }
 
 static void teardown(void) {
-  xfer_multi_cleanup(multi);
-  ts_stop(srv);
+  xt_env_down(srv, multi);
 }
 
 TestSuite(multi_api, .init = setup, .fini = teardown, .timeout = 60);

@@ -16,15 +16,12 @@ static xfer_multi *multi;
 static char host[64]; /* "127.0.0.1:PORT" of srv */
 
 static void setup(void) {
-  srv = ts_start();
-  cr_assert(srv);
-  multi = xt_multi();
+  xt_env_up(&srv, &multi);
   snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)ts_port(srv));
 }
 
 static void teardown(void) {
-  xfer_multi_cleanup(multi);
-  ts_stop(srv);
+  xt_env_down(srv, multi);
 }
 
 TestSuite(redirect, .init = setup, .fini = teardown, .timeout = 60);

@@ -97,6 +97,17 @@ xfer_multi *xt_multi(void) {
   return m;
 }
 
+void xt_env_up(struct ts_server **srv, xfer_multi **multi) {
+  *srv = ts_start();
+  cr_assert(*srv, "the test server did not start");
+  *multi = xt_multi();
+}
+
+void xt_env_down(struct ts_server *srv, xfer_multi *multi) {
+  xfer_multi_cleanup(multi);
+  ts_stop(srv);
+}
+
 void xt_assert_pattern(const struct xt_buf *b, size_t n) {
   cr_assert_eq(b->len, n, "body is %zu bytes, expected %zu", b->len, n);
   char *want = malloc(n ? n : 1);

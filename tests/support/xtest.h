@@ -46,6 +46,11 @@ void xt_run(xfer_multi *m, struct xt_req *reqs, size_t n, int max_ms);
 /* A multi on the backend of the XFER_BACKEND variable (ctest sets it). */
 xfer_multi *xt_multi(void);
 
+struct ts_server;
+/* The fixture most net suites share: a fresh test server and a multi. */
+void xt_env_up(struct ts_server **srv, xfer_multi **multi);
+void xt_env_down(struct ts_server *srv, xfer_multi *multi);
+
 /* Asserts that b holds exactly ts_pattern(0..n). */
 void xt_assert_pattern(const struct xt_buf *b, size_t n);
 

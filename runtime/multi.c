@@ -103,6 +103,10 @@ xfer_mcode xfer_multi_add_handle(xfer_multi *m, xfer_easy *e) {
     return XFERM_ADDED_ALREADY;
   if (m->in_callback)
     return XFERM_RECURSIVE_API_CALL;
+  /* One timer slot per added transfer plus the pool's, reserved now so that
+   * arming a timer later never allocates (the array only ever doubles). */
+  if (xfer__heap_reserve(&m->timers, m->nadded + 2) < 0)
+    return XFERM_OUT_OF_MEMORY;
   e->multi = m;
   xfer__queue_insert_tail(&m->easies, &e->multi_link);
   m->nadded++;

@@ -291,15 +291,22 @@ static unsigned long max_pooled(const struct xfer_multi *m) {
 
 static void arm_idle_timer(struct xfer_multi *m) {
   struct xfer__pool *p = &m->pool;
-  if (xfer__queue_empty(&p->lru)) {
-    xfer__heap_remove(&m->timers, &p->idle_timer);
+  /* No idle connection: a timer still armed stays, fires once, finds none
+   * and is not re-armed (xfer__pool_expire). Removing it here cost a heap
+   * operation every time all connections were busy at once, which under
+   * load is every turn. */
+  if (xfer__queue_empty(&p->lru))
     return;
-  }
   struct xfer__conn *oldest =
       xfer__container_of(xfer__queue_head(&p->lru), struct xfer__conn, lru_link);
   uint64_t when = oldest->idle_since + p->max_idle_us;
-  if (!xfer__heap_node_active(&p->idle_timer) || p->idle_timer.when != when)
-    (void)xfer__heap_set(&m->timers, &p->idle_timer, when); /* on failure: checked at checkout */
+  /* A timer already due no later than this may stay: if it fires early it
+   * closes nothing and re-arms. Re-keying it on every release (the oldest
+   * idle connection changes with each request) was a heap sift per
+   * request. */
+  if (xfer__heap_node_active(&p->idle_timer) && p->idle_timer.when <= when)
+    return;
+  (void)xfer__heap_set(&m->timers, &p->idle_timer, when); /* on failure: checked at checkout */
 }
 
 void xfer__pool_release(struct xfer_multi *m, struct xfer__conn *c, int reusable) {

@@ -29,8 +29,16 @@ static const char *const state_names[XFER__ST_COUNT] = {
     [XFER__ST_RECEIVING] = "RECEIVING", [XFER__ST_DONE] = "DONE",
 };
 
+/* Waiting states arm the connect deadline on entry. A transfer that takes a
+ * warm connection never enters one, so the keep-alive path touches the
+ * timer heap only when the application set a total timeout. */
+static void arm_timer(struct xfer_multi *m, struct xfer_easy *e) {
+  xfer__transfer_set_timer(m, e);
+}
+
 static void enter_pending(struct xfer_multi *m, struct xfer_easy *e) {
   xfer__queue_insert_tail(&m->pending, &e->x.pending_link);
+  arm_timer(m, e);
 }
 
 static void leave_pending(struct xfer_multi *m, struct xfer_easy *e) {
@@ -39,7 +47,9 @@ static void leave_pending(struct xfer_multi *m, struct xfer_easy *e) {
 
 /* Entry and exit actions, indexed by state; NULL where there is none. */
 static void (*const on_enter[XFER__ST_COUNT])(struct xfer_multi *, struct xfer_easy *) = {
+    [XFER__ST_RESOLVING] = arm_timer,
     [XFER__ST_PENDING] = enter_pending,
+    [XFER__ST_CONNECTING] = arm_timer,
 };
 static void (*const on_leave[XFER__ST_COUNT])(struct xfer_multi *, struct xfer_easy *) = {
     [XFER__ST_PENDING] = leave_pending,
@@ -95,8 +105,9 @@ void xfer__transfer_set_timer(struct xfer_multi *m, struct xfer_easy *e) {
   }
   if (xfer__heap_node_active(&e->x.timer) && e->x.timer.when == when)
     return;
-  if (xfer__heap_set(&m->timers, &e->x.timer, when) < 0)
-    xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory arming a timer");
+  /* Cannot fail: add_handle reserved a heap slot for every added transfer,
+   * so arming a timer never needs memory in the middle of a state change. */
+  (void)xfer__heap_set(&m->timers, &e->x.timer, when);
 }
 
 void xfer__transfer_timeout(struct xfer_multi *m, struct xfer_easy *e) {
@@ -264,9 +275,8 @@ static void do_setup(struct xfer_multi *m, struct xfer_easy *e) {
   if (!scheme_usable(m, e, x->url))
     return;
   xfer__transfer_set_request(e, e->req_buf, e->req_len);
-  xfer__transfer_set_timer(m, e);
-  if (x->state == XFER__ST_DONE)
-    return;
+  if (e->opt.timeout_ms > 0)
+    xfer__transfer_set_timer(m, e); /* the total deadline runs from here */
   xfer__transfer_resolve(m, e);
 }
 

@@ -2,12 +2,14 @@
  * perform on a private multi, and the per-handle caches (parsed URL and
  * serialised request head) that make a re-added handle cost nothing. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "multi.h"
 #include "transfer.h"
+#include "../tls/tls.h"
 
 static size_t default_write(char *ptr, size_t size, size_t nmemb, void *data) {
   return fwrite(ptr, size, nmemb, data ? (FILE *)data : stdout);
@@ -29,6 +31,25 @@ void xfer__options_init(struct xfer__options *o) {
   o->max_headers = XFER__HTTP_MAX_HEADERS;
   o->tcp_nodelay = 1;
   o->noprogress = 1;
+  /* Safe whatever the TLS library's own defaults: chain and host name
+   * verified, TLS 1.2 at least, sessions resumed only under their key. */
+  o->ssl_verifypeer = 1;
+  o->ssl_verifyhost = 1;
+  o->ssl_sessions = 1;
+  o->ssl_version_min = XFER__TLS_V1_2;
+}
+
+/* The TLS option strings, freed and copied alike. */
+static const size_t tls_string_offsets[] = {
+    offsetof(struct xfer__options, cainfo),        offsetof(struct xfer__options, capath),
+    offsetof(struct xfer__options, sslcert),       offsetof(struct xfer__options, sslkey),
+    offsetof(struct xfer__options, keypasswd),     offsetof(struct xfer__options, cipher_list),
+    offsetof(struct xfer__options, tls13_ciphers), offsetof(struct xfer__options, pinnedpubkey),
+};
+#define NTLS_STRINGS (sizeof tls_string_offsets / sizeof tls_string_offsets[0])
+
+static char **tls_string(struct xfer__options *o, size_t i) {
+  return (char **)(void *)((char *)o + tls_string_offsets[i]);
 }
 
 void xfer__options_free(struct xfer__options *o) {
@@ -36,6 +57,14 @@ void xfer__options_free(struct xfer__options *o) {
   xfer__free(o->copypostfields);
   xfer__free(o->customrequest);
   xfer__free(o->useragent);
+  for (size_t i = 0; i < NTLS_STRINGS; i++) {
+    xfer__free(*tls_string(o, i));
+    *tls_string(o, i) = NULL;
+  }
+  if (o->ca_blob_owned)
+    xfer__free(o->ca_blob);
+  o->ca_blob = NULL;
+  o->ca_blob_owned = 0;
 }
 
 static int dup_str(char **dst, const char *src) {
@@ -49,8 +78,22 @@ static int dup_str(char **dst, const char *src) {
 int xfer__options_copy(struct xfer__options *dst, const struct xfer__options *src) {
   *dst = *src;
   dst->copypostfields = NULL;
-  if (dup_str(&dst->url, src->url) || dup_str(&dst->customrequest, src->customrequest) ||
-      dup_str(&dst->useragent, src->useragent)) {
+  dst->ca_blob_owned = 0;
+  int bad = dup_str(&dst->url, src->url) | dup_str(&dst->customrequest, src->customrequest) |
+            dup_str(&dst->useragent, src->useragent);
+  for (size_t i = 0; i < NTLS_STRINGS; i++)
+    bad |= dup_str(tls_string(dst, i), *tls_string((struct xfer__options *)src, i));
+  if (!bad && src->ca_blob_owned) {
+    /* A copied blob is copied again; a NOCOPY one stays the caller's. */
+    dst->ca_blob = xfer__malloc(src->ca_blob_len ? src->ca_blob_len : 1);
+    if (dst->ca_blob) {
+      memcpy(dst->ca_blob, src->ca_blob, src->ca_blob_len);
+      dst->ca_blob_owned = 1;
+    } else {
+      bad = 1;
+    }
+  }
+  if (bad) {
     xfer__options_free(dst);
     return -1;
   }
@@ -92,6 +135,9 @@ static void free_caches(struct xfer_easy *e) {
   xfer__free(e->req_buf);
   xfer__free(e->redir_buf);
   xfer__free(e->upload_buf);
+  xfer__free(e->tls_key);
+  e->tls_key = NULL;
+  e->tls_dirty = 1;
   e->req_buf = e->redir_buf = e->upload_buf = NULL;
   e->req_cap = e->redir_cap = e->upload_cap = 0;
   e->req_dirty = 1;

@@ -48,6 +48,23 @@ struct xfer__options {
   size_t max_head;
   size_t max_line;
   unsigned max_headers;
+  /* TLS: strings are owned copies, as libcurl copies them. */
+  char *cainfo;
+  char *capath;
+  char *sslcert;
+  char *sslkey;
+  char *keypasswd;
+  char *cipher_list;
+  char *tls13_ciphers;
+  char *pinnedpubkey;
+  void *ca_blob;              /* owned when ca_blob_owned (XFER_BLOB_COPY) */
+  size_t ca_blob_len;
+  uint16_t ssl_version_min;   /* XFER__TLS_V1_2 or _V1_3 */
+  uint16_t ssl_version_max;   /* 0: the newest */
+  unsigned ca_blob_owned : 1;
+  unsigned ssl_verifypeer : 1;
+  unsigned ssl_verifyhost : 1;
+  unsigned ssl_sessions : 1;
   unsigned post : 1;
   unsigned nobody : 1;
   unsigned upload : 1;
@@ -65,6 +82,7 @@ enum xfer__state {
   XFER__ST_RESOLVING,  /* name lookup in a resolver thread */
   XFER__ST_PENDING,    /* waiting for a connection slot (limits) */
   XFER__ST_CONNECTING, /* TCP connect in flight */
+  XFER__ST_TLS,        /* TLS handshake in flight (https) */
   XFER__ST_SENDING,    /* request head and body going out */
   XFER__ST_RECEIVING,  /* response head and body coming in */
   XFER__ST_DONE,       /* finished, message queued or read */
@@ -73,6 +91,7 @@ enum xfer__state {
 
 struct xfer__conn;
 struct xfer__dns_req;
+struct xfer__tls_ctx;
 
 /* What getinfo reports about the latest transfer. */
 struct xfer__info {
@@ -88,7 +107,10 @@ struct xfer__info {
   long primary_port;
   long local_port;
   /* Microseconds from the start, as the _TIME_T infos. */
-  int64_t t_namelookup, t_connect, t_pretransfer, t_starttransfer, t_total;
+  int64_t t_namelookup, t_connect, t_appconnect, t_pretransfer, t_starttransfer, t_total;
+  long ssl_verifyresult;
+  int tls_backend;   /* XFERSSLBACKEND_* of the connection, 0 when plain */
+  unsigned tls_resumed : 1;
 };
 
 struct xfer__transfer {
@@ -98,6 +120,7 @@ struct xfer__transfer {
   struct xfer__heap_node timer; /* nearest of the total and connect deadlines */
   struct xfer__conn *conn;
   struct xfer__dns_req *dns; /* in-flight lookup, while RESOLVING */
+  struct xfer__tls_ctx *tls; /* the TLS context of an https origin, else NULL */
   struct xfer__url *url;  /* the URL being fetched: &easy->url or redirect_url */
   struct xfer__url redirect_url;
   struct sockaddr_storage addrs[XFER__MAX_ADDRS];
@@ -141,6 +164,10 @@ struct xfer_easy {
   struct xfer__url url;
   unsigned url_ok : 1;
   unsigned req_dirty : 1;
+  unsigned tls_dirty : 1;   /* a TLS option changed: rebuild tls_key */
+  /* The pool key of the TLS options (tls/tls.h), built when first needed. */
+  char *tls_key;
+  uint32_t tls_hash;
   unsigned in_perform : 1;
   xfer_code url_err;
   const char *url_errmsg;
@@ -152,6 +179,7 @@ struct xfer_easy {
   size_t redir_cap;
   struct xfer__transfer x;
   struct xfer__info info;
+  struct xfer_tlssessioninfo tls_info; /* what XFERINFO_TLS_SSL_PTR points to */
   xfer_msg msg;
   unsigned msg_queued : 1;
   /* Scratch for the chunk-framed body of a read callback upload. */

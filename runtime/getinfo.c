@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "easy.h"
+#include "pool.h"
 
 xfer_code xfer_easy_getinfo(xfer_easy *e, xfer_info info, ...) {
   if (!xfer__easy_valid(e))
@@ -75,6 +76,27 @@ xfer_code xfer_easy_getinfo(xfer_easy *e, xfer_info info, ...) {
   case XFERINFO_TOTAL_TIME_T:
     *o = i->t_total;
     return XFERE_OK;
+  case XFERINFO_APPCONNECT_TIME_T:
+    *o = i->t_appconnect;
+    return XFERE_OK;
+  case XFERINFO_SSL_VERIFYRESULT:
+    *l = i->ssl_verifyresult;
+    return XFERE_OK;
+  case XFERINFO_TLS_SESSION_RESUMED:
+    *l = i->tls_resumed;
+    return XFERE_OK;
+  case XFERINFO_TLS_SSL_PTR: {
+    /* libcurl's curl_tlssessioninfo: the library, and its object while
+     * the transfer still holds its connection. */
+    static const struct xfer_tlssessioninfo none = {XFERSSLBACKEND_NONE, NULL};
+    struct xfer_tlssessioninfo *ti = &e->tls_info;
+    *ti = none;
+    ti->backend = i->tls_backend;
+    if (e->x.conn && e->x.conn->tls.ssl)
+      ti->internals = e->x.conn->tls.ssl;
+    *(struct xfer_tlssessioninfo **)p = ti;
+    return XFERE_OK;
+  }
   default:
     return XFERE_UNKNOWN_OPTION;
   }

@@ -7,12 +7,20 @@
 #include "alloc.h"
 #include "xfer/xfer.h"
 #include "../backends/backend.h"
+#include "../tls/tls.h"
 
 static int init_count;
 
 xfer_code xfer_global_init(long flags) {
-  (void)flags; /* nothing to set up per flag: no TLS library yet */
-  init_count++;
+  (void)flags; /* TLS is always set up, as libcurl does whatever the flags */
+  if (init_count++ == 0) {
+    /* Starts the chosen TLS library now, with the allocator hooks just
+     * installed, and makes the choice final (xfer_global_sslset is too
+     * late from here, as curl_global_sslset after curl_global_init). A
+     * library that fails to start fails the HTTPS transfers that need it,
+     * each with the reason. */
+    (void)xfer__tls_get(NULL);
+  }
   return XFERE_OK;
 }
 
@@ -31,14 +39,17 @@ xfer_code xfer_global_init_mem(xfer_malloc_callback m, xfer_free_callback f,
 }
 
 void xfer_global_cleanup(void) {
-  if (init_count > 0 && --init_count == 0)
+  if (init_count > 0 && --init_count == 0) {
+    xfer__tls_global_cleanup();
     xfer__alloc_set(malloc, free, realloc, strdup, calloc);
+  }
 }
 
-static char version[96];
+static char version[160];
 
 static void make_version(void) {
-  snprintf(version, sizeof version, "xfer/0.1.0 (backends: %s; TLS: none)", xfer__backend_list());
+  snprintf(version, sizeof version, "xfer/0.1.0 (backends: %s; TLS: %s)", xfer__backend_list(),
+           xfer__tls_list());
 }
 
 const char *xfer_version(void) {

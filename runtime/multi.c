@@ -49,6 +49,7 @@ xfer_multi *xfer_multi_init(void) {
   xfer__queue_init(&m->pending);
   xfer__queue_init(&m->completed);
   xfer__queue_init(&m->msgs);
+  xfer__queue_init(&m->tls_ctxs);
   xfer__handles_init(&m->conns);
   xfer__heap_init(&m->timers);
   xfer__pool_init(&m->pool);
@@ -81,6 +82,8 @@ xfer_mcode xfer_multi_cleanup(xfer_multi *m) {
     xfer_multi_remove_handle(m, e);
   }
   xfer__pool_destroy(m);
+  /* After the pool: its origins hold sessions the contexts' library frees. */
+  xfer__tls_ctxs_destroy(m);
   xfer__dns_destroy(m);
   m->be->vt->close_fd(m->be, m->wakeup_fd);
   m->be->vt->destroy(m->be);

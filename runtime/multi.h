@@ -32,6 +32,7 @@ struct xfer_multi {
   struct xfer__queue pending;   /* transfers waiting for a connection, FIFO */
   struct xfer__queue completed; /* connections with completions to process */
   struct xfer__queue msgs;      /* finished transfers whose message is unread */
+  struct xfer__queue tls_ctxs;  /* one TLS context per distinct TLS key */
   unsigned nadded;
   unsigned nrunning;
   unsigned nmsgs;

@@ -27,25 +27,30 @@ void xfer__pool_init(struct xfer__pool *p) {
   xfer__heap_node_init(&p->idle_timer);
 }
 
-static uint32_t hash_origin(const char *host, uint16_t port, int https) {
+static uint32_t hash_origin(const char *host, uint16_t port, int https,
+                            const struct xfer__tls_ctx *tls) {
   uint32_t h = 2166136261u; /* FNV-1a: short keys, no need for more */
   for (const char *s = host; *s; s++)
     h = (h ^ (uint8_t)*s) * 16777619u;
   h = (h ^ port) * 16777619u;
-  return (h ^ (uint32_t)https) * 16777619u;
+  h = (h ^ (uint32_t)https) * 16777619u;
+  return (h ^ (tls ? tls->hash : 0)) * 16777619u;
 }
 
 /* Origins are few (one per scheme, host and port a multi talks to) and
  * looked up once per request: a list with the last hit moved to the front
  * keeps the common single-origin case at one comparison. */
 struct xfer__origin *xfer__pool_origin(struct xfer_multi *m, const char *host, uint16_t port,
-                                       int https) {
+                                       int https, struct xfer__tls_ctx *tls) {
   struct xfer__pool *p = &m->pool;
-  uint32_t h = hash_origin(host, port, https);
+  uint32_t h = hash_origin(host, port, https, tls);
   struct xfer__queue *q;
   xfer__queue_foreach(q, &p->origins) {
     struct xfer__origin *o = xfer__container_of(q, struct xfer__origin, link);
-    if (o->hash == h && o->port == port && o->https == https && strcmp(o->host, host) == 0) {
+    /* One context per distinct TLS key in a multi: comparing the pointer
+     * compares every TLS setting. */
+    if (o->hash == h && o->port == port && o->https == https && o->tls == tls &&
+        strcmp(o->host, host) == 0) {
       if (q != xfer__queue_head(&p->origins)) {
         xfer__queue_remove(q);
         xfer__queue_insert_head(&p->origins, q);
@@ -63,6 +68,7 @@ struct xfer__origin *xfer__pool_origin(struct xfer_multi *m, const char *host, u
   }
   o->port = port;
   o->https = (uint8_t)https;
+  o->tls = tls;
   o->hash = h;
   xfer__queue_init(&o->idle);
   xfer__queue_insert_head(&p->origins, &o->link);
@@ -102,10 +108,39 @@ int xfer__conn_reserve(struct xfer__conn *c, size_t need) {
   return 0;
 }
 
-/* Copies a backend buffer's bytes into rbuf and hands the buffer back. */
+int xfer__conn_tls_reserve(struct xfer__conn *c, size_t need) {
+  struct xfer__tls_conn *t = &c->tls;
+  if (t->icap - t->ilen >= need)
+    return 0;
+  if (t->ipos) {
+    memmove(t->ibuf, t->ibuf + t->ipos, t->ilen - t->ipos);
+    t->ilen -= t->ipos;
+    t->ipos = 0;
+    if (t->icap - t->ilen >= need)
+      return 0;
+  }
+  size_t ncap = t->icap ? t->icap : XFER__CONN_RBUF;
+  while (ncap - t->ilen < need)
+    ncap *= 2;
+  char *nb = xfer__realloc(t->ibuf, ncap);
+  if (!nb)
+    return -ENOMEM;
+  t->ibuf = nb;
+  t->icap = ncap;
+  return 0;
+}
+
+/* Copies a backend buffer's bytes into the connection's own input (rbuf,
+ * or ibuf for TLS ciphertext) and hands the buffer back. */
 static int absorb(struct xfer_multi *m, struct xfer__conn *c, struct xfer__rx_entry *en) {
   int rc = 0;
-  if (en->res > 0) {
+  if (en->res > 0 && c->tls.ssl) {
+    rc = xfer__conn_tls_reserve(c, (size_t)en->res);
+    if (rc == 0) {
+      memcpy(c->tls.ibuf + c->tls.ilen, en->buf, (size_t)en->res);
+      c->tls.ilen += (size_t)en->res;
+    }
+  } else if (en->res > 0) {
     rc = xfer__conn_reserve(c, (size_t)en->res);
     if (rc == 0) {
       memcpy(c->rbuf + c->rlen, en->buf, (size_t)en->res);
@@ -154,6 +189,7 @@ void xfer__conn_rx_drop(struct xfer_multi *m, struct xfer__conn *c) {
 
 void xfer__pool_close(struct xfer_multi *m, struct xfer__conn *c) {
   struct xfer__pool *p = &m->pool;
+  xfer__conn_tls_close(m, c);
   xfer__conn_rx_drop(m, c);
   unlink_idle(p, c);
   xfer__queue_remove(&c->done_link);
@@ -261,6 +297,7 @@ int xfer__pool_new_conn(struct xfer_multi *m, struct xfer__origin *o, int fd,
   c->origin = o;
   c->owner = NULL;
   c->rlen = c->rpos = 0;
+  xfer__conn_tls_reset(c);
   c->requests = 0;
   c->connected = 0;
   c->rxq_len = 0;
@@ -316,7 +353,7 @@ void xfer__pool_release(struct xfer_multi *m, struct xfer__conn *c, int reusable
    * goes. A multishot receive still armed is fine: it becomes the idle
    * watch. Anything else in flight means the exchange is not over. */
   int rx_busy = c->rx.armed && !(c->rx.flags & XFER__OPF_MULTISHOT);
-  if (!reusable || rx_busy || c->tx.armed || c->rxq_len) {
+  if (!reusable || rx_busy || c->tx.armed || c->rxq_len || xfer__conn_tls_busy(c)) {
     xfer__pool_close(m, c);
     return;
   }
@@ -371,12 +408,16 @@ void xfer__pool_destroy(struct xfer_multi *m) {
         xfer__container_of(xfer__queue_head(&p->free), struct xfer__conn, free_link);
     xfer__queue_remove(&c->free_link);
     xfer__free(c->rbuf);
+    xfer__free(c->tls.ibuf);
+    xfer__free(c->tls.obuf);
     xfer__free(c);
   }
   while (!xfer__queue_empty(&p->origins)) {
     struct xfer__origin *o =
         xfer__container_of(xfer__queue_head(&p->origins), struct xfer__origin, link);
     xfer__queue_remove(&o->link);
+    if (o->tls_session)
+      o->tls->vt->session_free(o->tls_session);
     xfer__free(o->host);
     xfer__free(o);
   }

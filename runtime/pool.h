@@ -1,7 +1,8 @@
 /* Connections and the origin-keyed pool. A connection is reused only by a
- * transfer to the same origin key (scheme, host, port; TLS settings join the
- * key when TLS arrives), never across keys: curl's CVE history shows that
- * mistake is a security hole (reliability-matrix.md a.1.5). */
+ * transfer to the same origin key (scheme, host, port and, for https, every
+ * TLS setting through its context), never across keys: curl's CVE history
+ * shows that mistake is a security hole (CVE-2016-5420, CVE-2021-22924,
+ * CVE-2022-27782). TLS sessions are kept per origin for the same reason. */
 #ifndef XFER_RUNTIME_POOL_H
 #define XFER_RUNTIME_POOL_H
 
@@ -9,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "../backends/backend.h"
+#include "../tls/tls.h"
 #include "heap.h"
 #include "queue.h"
 
@@ -37,6 +39,10 @@ struct xfer__origin {
   uint16_t port;
   uint8_t https;
   uint32_t hash;
+  /* https: the TLS context (it stands for every TLS setting of the key)
+   * and the newest resumable session made under this key. */
+  struct xfer__tls_ctx *tls;
+  void *tls_session;
   unsigned nconns;          /* open: busy and idle */
   struct xfer__queue idle;  /* idle connections, most recent first */
   struct xfer__queue link;  /* pool's list of origins */
@@ -49,7 +55,9 @@ struct xfer__conn {
   struct xfer_easy *owner;  /* the transfer using it, NULL when idle */
   struct xfer__op rx;       /* RECV, or POLL_IN while idle */
   struct xfer__op tx;       /* CONNECT or SEND */
-  struct iovec iov[2];
+  struct iovec iov[2];      /* the request's plaintext being sent */
+  int iovcnt;
+  struct xfer__tls_conn tls; /* tls.ssl is NULL on a plain connection */
   struct sockaddr_storage peer; /* the address it was opened to */
   /* Filled once when connected, copied into each transfer's infos: a reused
    * connection costs no getsockname() per request. */
@@ -101,7 +109,7 @@ void xfer__pool_init(struct xfer__pool *p);
 /* Closes every connection and frees everything. */
 void xfer__pool_destroy(struct xfer_multi *m);
 struct xfer__origin *xfer__pool_origin(struct xfer_multi *m, const char *host, uint16_t port,
-                                       int https);
+                                       int https, struct xfer__tls_ctx *tls);
 /* An idle, live connection to origin, detached from the idle lists, or NULL. */
 struct xfer__conn *xfer__pool_checkout(struct xfer_multi *m, struct xfer__origin *o);
 /* Whether a new connection to o is allowed now; may close an idle connection
@@ -128,5 +136,7 @@ int xfer__conn_rx_push(struct xfer_multi *m, struct xfer__conn *c, int32_t res, 
 void xfer__conn_rx_drop(struct xfer_multi *m, struct xfer__conn *c);
 /* Makes room for `need` more bytes after rlen; -ENOMEM on failure. */
 int xfer__conn_reserve(struct xfer__conn *c, size_t need);
+/* The same for the TLS ciphertext input (ibuf, after ilen). */
+int xfer__conn_tls_reserve(struct xfer__conn *c, size_t need);
 
 #endif

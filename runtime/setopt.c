@@ -5,10 +5,12 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "easy.h"
 #include "multi.h"
+#include "../tls/tls.h"
 
 static xfer_code set_string(char **dst, const char *src) {
   char *copy = NULL;
@@ -39,6 +41,65 @@ static xfer_code set_copypostfields(struct xfer__options *o, const char *src) {
   o->postfieldsize = (int64_t)n;
   o->postfields = NULL;
   return XFERE_OK;
+}
+
+/* XFEROPT_SSLVERSION: the minimum in the low 16 bits, the maximum in the
+ * high ones. Nothing below TLS 1.2 is spoken: asking for it is an error, not
+ * a silent upgrade; DEFAULT and TLSv1 ("any TLS 1.x") mean 1.2 or later. */
+static xfer_code set_sslversion(struct xfer_easy *e, long v) {
+  long lo = v & 0xffff, hi = (v >> 16) & 0xffff;
+  uint16_t vmin, vmax;
+  if (v < 0 || hi > XFER_SSLVERSION_LAST)
+    return XFERE_BAD_FUNCTION_ARGUMENT;
+  if (lo == XFER_SSLVERSION_DEFAULT || lo == XFER_SSLVERSION_TLSv1 || lo == XFER_SSLVERSION_TLSv1_2)
+    vmin = XFER__TLS_V1_2;
+  else if (lo == XFER_SSLVERSION_TLSv1_3)
+    vmin = XFER__TLS_V1_3;
+  else
+    return XFERE_BAD_FUNCTION_ARGUMENT;
+  if (hi == 0 || hi == XFER_SSLVERSION_TLSv1 || hi == XFER_SSLVERSION_TLSv1_3)
+    vmax = 0;
+  else if (hi == XFER_SSLVERSION_TLSv1_2)
+    vmax = XFER__TLS_V1_2;
+  else
+    return XFERE_BAD_FUNCTION_ARGUMENT;
+  if (vmax && vmax < vmin)
+    return XFERE_BAD_FUNCTION_ARGUMENT;
+  e->opt.ssl_version_min = vmin;
+  e->opt.ssl_version_max = vmax;
+  e->tls_dirty = 1;
+  return XFERE_OK;
+}
+
+/* PINNEDPUBLICKEY in its "sha256//BASE64[;sha256//BASE64...]" form; the
+ * file form of libcurl is not supported and is refused, not ignored. */
+static int pin_list_valid(const char *p) {
+  while (*p) {
+    if (strncmp(p, "sha256//", 8) != 0)
+      return 0;
+    p += 8;
+    size_t n = strcspn(p, ";");
+    if (n != 44) /* base64 of 32 bytes */
+      return 0;
+    p += n;
+    if (*p == ';')
+      p++;
+  }
+  return 1;
+}
+
+/* SSLCERTTYPE and SSLKEYTYPE: PEM is what xfer reads. */
+static xfer_code set_pem_only(const char *v) {
+  if (v && strcasecmp(v, "PEM") != 0)
+    return XFERE_BAD_FUNCTION_ARGUMENT;
+  return XFERE_OK;
+}
+
+static xfer_code set_tls_string(struct xfer_easy *e, char **dst, const char *v) {
+  xfer_code rc = set_string(dst, v);
+  if (rc == XFERE_OK)
+    e->tls_dirty = 1;
+  return rc;
 }
 
 static xfer_code set_long(struct xfer_easy *e, xfer_option opt, long v) {
@@ -135,6 +196,23 @@ static xfer_code set_long(struct xfer_easy *e, xfer_option opt, long v) {
       return XFERE_BAD_FUNCTION_ARGUMENT;
     o->max_headers = (unsigned)v;
     return XFERE_OK;
+  case XFEROPT_SSL_VERIFYPEER:
+    o->ssl_verifypeer = v != 0;
+    e->tls_dirty = 1;
+    return XFERE_OK;
+  case XFEROPT_SSL_VERIFYHOST:
+    /* libcurl: 1 means the same as 2 since 7.66.0. */
+    if (v < 0 || v > 2)
+      return XFERE_BAD_FUNCTION_ARGUMENT;
+    o->ssl_verifyhost = v != 0;
+    e->tls_dirty = 1;
+    return XFERE_OK;
+  case XFEROPT_SSL_SESSIONID_CACHE:
+    o->ssl_sessions = v != 0;
+    e->tls_dirty = 1;
+    return XFERE_OK;
+  case XFEROPT_SSLVERSION:
+    return set_sslversion(e, v);
   default:
     return XFERE_UNKNOWN_OPTION;
   }
@@ -189,9 +267,58 @@ static xfer_code set_pointer(struct xfer_easy *e, xfer_option opt, void *p) {
   case XFEROPT_XFERINFODATA:
     o->xferinfo_data = p;
     return XFERE_OK;
+  case XFEROPT_CAINFO:
+    return set_tls_string(e, &o->cainfo, p);
+  case XFEROPT_CAPATH:
+    return set_tls_string(e, &o->capath, p);
+  case XFEROPT_SSLCERT:
+    return set_tls_string(e, &o->sslcert, p);
+  case XFEROPT_SSLKEY:
+    return set_tls_string(e, &o->sslkey, p);
+  case XFEROPT_KEYPASSWD:
+    return set_tls_string(e, &o->keypasswd, p);
+  case XFEROPT_SSLCERTTYPE:
+  case XFEROPT_SSLKEYTYPE:
+    return set_pem_only(p);
+  case XFEROPT_SSL_CIPHER_LIST:
+    return set_tls_string(e, &o->cipher_list, p);
+  case XFEROPT_TLS13_CIPHERS:
+    return set_tls_string(e, &o->tls13_ciphers, p);
+  case XFEROPT_PINNEDPUBLICKEY:
+    if (p && !pin_list_valid(p))
+      return XFERE_BAD_FUNCTION_ARGUMENT;
+    return set_tls_string(e, &o->pinnedpubkey, p);
   default:
     return XFERE_UNKNOWN_OPTION;
   }
+}
+
+/* XFEROPT_CAINFO_BLOB, as libcurl: copied with XFER_BLOB_COPY, referenced
+ * with XFER_BLOB_NOCOPY, cleared by NULL. */
+static xfer_code set_blob(struct xfer_easy *e, xfer_option opt, const struct xfer_blob *b) {
+  struct xfer__options *o = &e->opt;
+  if (opt != XFEROPT_CAINFO_BLOB)
+    return XFERE_UNKNOWN_OPTION;
+  if (b && (b->flags & ~(unsigned)XFER_BLOB_COPY))
+    return XFERE_BAD_FUNCTION_ARGUMENT;
+  void *data = NULL;
+  int owned = 0;
+  if (b && (b->flags & XFER_BLOB_COPY)) {
+    data = xfer__malloc(b->len ? b->len : 1);
+    if (!data)
+      return XFERE_OUT_OF_MEMORY;
+    memcpy(data, b->data, b->len);
+    owned = 1;
+  } else if (b) {
+    data = b->data;
+  }
+  if (o->ca_blob_owned)
+    xfer__free(o->ca_blob);
+  o->ca_blob = data;
+  o->ca_blob_len = b ? b->len : 0;
+  o->ca_blob_owned = (unsigned)owned;
+  e->tls_dirty = 1;
+  return XFERE_OK;
 }
 
 /* Function pointers travel through varargs as themselves; a NULL restores
@@ -259,6 +386,8 @@ xfer_code xfer_easy_setopt(xfer_easy *e, xfer_option opt, ...) {
     rc = set_function(e, opt, &ap);
   else if (opt < XFEROPTTYPE_BLOB)
     rc = set_offset(e, opt, va_arg(ap, xfer_off_t));
+  else if (opt < XFEROPT_MAX_HEAD_SIZE)
+    rc = set_blob(e, opt, va_arg(ap, const struct xfer_blob *));
   else
     rc = XFERE_UNKNOWN_OPTION;
   va_end(ap);

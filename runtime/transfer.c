@@ -25,7 +25,8 @@
 static const char *const state_names[XFER__ST_COUNT] = {
     [XFER__ST_IDLE] = "IDLE",           [XFER__ST_INIT] = "INIT",
     [XFER__ST_RESOLVING] = "RESOLVING", [XFER__ST_PENDING] = "PENDING",
-    [XFER__ST_CONNECTING] = "CONNECTING", [XFER__ST_SENDING] = "SENDING",
+    [XFER__ST_CONNECTING] = "CONNECTING", [XFER__ST_TLS] = "TLS",
+    [XFER__ST_SENDING] = "SENDING",
     [XFER__ST_RECEIVING] = "RECEIVING", [XFER__ST_DONE] = "DONE",
 };
 
@@ -87,9 +88,11 @@ static uint64_t connect_deadline(const struct xfer_easy *e) {
   return e->x.t_start + (uint64_t)ms * 1000u;
 }
 
+/* The connect timeout covers the TLS handshake too, as libcurl's does. */
 static int connecting_phase(const struct xfer_easy *e) {
   return e->x.state == XFER__ST_RESOLVING || e->x.state == XFER__ST_PENDING ||
-         e->x.state == XFER__ST_CONNECTING || e->x.state == XFER__ST_INIT;
+         e->x.state == XFER__ST_CONNECTING || e->x.state == XFER__ST_TLS ||
+         e->x.state == XFER__ST_INIT;
 }
 
 void xfer__transfer_set_timer(struct xfer_multi *m, struct xfer_easy *e) {
@@ -153,6 +156,7 @@ void xfer__transfer_start(struct xfer_multi *m, struct xfer_easy *e) {
   x->result = XFERE_OK;
   x->conn = NULL;
   x->dns = NULL;
+  x->tls = NULL;
   /* A redirect target of the previous run is not needed any more. */
   xfer__url_free(&x->redirect_url);
   x->url = &e->url;
@@ -251,17 +255,6 @@ void xfer__transfer_abort(struct xfer_multi *m, struct xfer_easy *e) {
 
 static void do_connect(struct xfer_multi *m, struct xfer_easy *e);
 
-/* HTTPS needs the TLS layer, which this build does not have yet: failing
- * is the only safe answer, never plaintext to a URL that asked for TLS. */
-static int scheme_usable(struct xfer_multi *m, struct xfer_easy *e, const struct xfer__url *u) {
-  if (strcmp(u->scheme, "https") != 0)
-    return 1;
-  xfer__transfer_fail(m, e, XFERE_UNSUPPORTED_PROTOCOL,
-                      "HTTPS is not supported by this build of xfer (no TLS library yet): %s",
-                      u->full);
-  return 0;
-}
-
 static void do_setup(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__transfer *x = &e->x;
   x->t_start = m->now;
@@ -272,8 +265,6 @@ static void do_setup(struct xfer_multi *m, struct xfer_easy *e) {
     return;
   }
   x->url = &e->url;
-  if (!scheme_usable(m, e, x->url))
-    return;
   xfer__transfer_set_request(e, e->req_buf, e->req_len);
   if (e->opt.timeout_ms > 0)
     xfer__transfer_set_timer(m, e); /* the total deadline runs from here */
@@ -349,7 +340,10 @@ static void connected(struct xfer_multi *m, struct xfer_easy *e) {
     xfer__easy_verbose(e, "Connected to %s (%s) port %ld", e->x.url->host, e->info.primary_ip,
                        e->info.primary_port);
   xfer__transfer_set_timer(m, e);
-  xfer__transfer_send(m, e);
+  if (c->origin->https)
+    xfer__tls_begin(m, e);
+  else
+    xfer__transfer_send(m, e);
 }
 
 static int set_nodelay(int fd) {
@@ -400,9 +394,23 @@ static void connect_failed(struct xfer_multi *m, struct xfer_easy *e, int err) {
                       e->x.url->host, (unsigned)e->x.url->port, strerror(-err));
 }
 
+/* What a reused TLS connection's handshake did, for this transfer's infos. */
+static void note_tls(struct xfer_easy *e, const struct xfer__conn *c) {
+  if (!c->tls.ssl)
+    return;
+  e->info.t_appconnect = e->info.t_connect;
+  e->info.ssl_verifyresult = c->tls.verify_result;
+  e->info.tls_backend = c->tls.ctx->vt->id;
+  e->info.tls_resumed = c->tls.resumed;
+}
+
 static void do_connect(struct xfer_multi *m, struct xfer_easy *e) {
   const struct xfer__url *u = e->x.url;
-  struct xfer__origin *o = xfer__pool_origin(m, u->host, u->port, u->scheme[4] == 's');
+  int https = u->scheme[4] == 's';
+  e->x.tls = NULL;
+  if (https && xfer__tls_select(m, e) < 0)
+    return; /* failed with the reason */
+  struct xfer__origin *o = xfer__pool_origin(m, u->host, u->port, https, e->x.tls);
   if (!o) {
     xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory creating a pool entry");
     return;
@@ -414,6 +422,7 @@ static void do_connect(struct xfer_multi *m, struct xfer_easy *e) {
       /* A reused connection's addresses are the ones it was opened with. */
       note_addresses(e, c);
       e->info.t_connect = (int64_t)(m->now - e->x.t_start);
+      note_tls(e, c);
       xfer__transfer_set_timer(m, e);
       xfer__transfer_send(m, e);
       return;
@@ -456,7 +465,8 @@ void xfer__transfer_promote(struct xfer_multi *m) {
       break;
     struct xfer_easy *e = xfer__container_of(q, struct xfer_easy, x.pending_link);
     const struct xfer__url *u = e->x.url;
-    struct xfer__origin *o = xfer__pool_origin(m, u->host, u->port, u->scheme[4] == 's');
+    struct xfer__origin *o =
+        xfer__pool_origin(m, u->host, u->port, u->scheme[4] == 's', e->x.tls);
     if (!o)
       continue;
     if (xfer__queue_empty(&o->idle) && !xfer__pool_can_open(m, o))
@@ -524,8 +534,6 @@ void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e) {
   xfer__url_free(&x->redirect_url);
   x->redirect_url = next;
   x->url = &x->redirect_url;
-  if (!scheme_usable(m, e, x->url))
-    return;
   rc = xfer__transfer_build_redirect(e);
   if (rc < 0) {
     xfer__transfer_fail(m, e, (xfer_code)-rc, "Could not build the redirected request");
@@ -555,6 +563,8 @@ void xfer__transfer_conn_event(struct xfer_multi *m, struct xfer__conn *c) {
     c->tx_done = 0;
     if (e->x.state == XFER__ST_CONNECTING)
       xfer__transfer_connect_done(m, e, c->tx_res);
+    else if (c->tls.ssl)
+      xfer__tls_tx_done(m, e, c->tx_res); /* ciphertext: the TLS edge accounts */
     else if (e->x.state == XFER__ST_SENDING)
       xfer__transfer_sent(m, e, c->tx_res);
   }
@@ -564,7 +574,8 @@ void xfer__transfer_conn_event(struct xfer_multi *m, struct xfer__conn *c) {
    * handled. One may finish the transfer: whatever is still queued then is
    * bytes past the response, and the pool will not keep the connection. */
   while (c->rxq_len && e->x.conn == c &&
-         (e->x.state == XFER__ST_RECEIVING || e->x.state == XFER__ST_SENDING)) {
+         (e->x.state == XFER__ST_RECEIVING || e->x.state == XFER__ST_SENDING ||
+          e->x.state == XFER__ST_TLS)) {
     struct xfer__rx_entry en = c->rxq[0];
     c->rxq_len--;
     memmove(&c->rxq[0], &c->rxq[1], c->rxq_len * sizeof en);

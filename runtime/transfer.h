@@ -40,5 +40,32 @@ void xfer__transfer_start_recv(struct xfer_multi *m, struct xfer_easy *e);
 int xfer__transfer_progress(struct xfer_multi *m, struct xfer_easy *e);
 void xfer__transfer_received(struct xfer_multi *m, struct xfer_easy *e,
                              const struct xfer__rx_entry *en);
+/* Parses what rbuf holds (the TLS layer decrypts into it). */
+void xfer__transfer_parse(struct xfer_multi *m, struct xfer_easy *e);
+/* The response stream ended; truncated: a TLS stream ended without
+ * close_notify. */
+void xfer__transfer_eof(struct xfer_multi *m, struct xfer_easy *e, int truncated);
+/* A receive failed with -errno: retried when safe, else RECV_ERROR. */
+void xfer__transfer_recv_error(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
+
+/* transfer_tls.c */
+/* Picks (or creates) the TLS context of the transfer's options into
+ * e->x.tls; 0, or -1 when the transfer failed. */
+int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e);
+void xfer__tls_ctxs_destroy(struct xfer_multi *m);
+/* The TCP connection is up: handshake, then the request. */
+void xfer__tls_begin(struct xfer_multi *m, struct xfer_easy *e);
+/* Encrypts c->iov[0..c->iovcnt) into the TLS output and sends it. */
+void xfer__tls_send(struct xfer_multi *m, struct xfer__conn *c);
+/* A SEND of the TLS output completed. */
+void xfer__tls_tx_done(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
+void xfer__tls_received(struct xfer_multi *m, struct xfer_easy *e,
+                        const struct xfer__rx_entry *en);
+void xfer__tls_arm_recv(struct xfer_multi *m, struct xfer__conn *c);
+/* Connection life (pool.c): fresh state, whether an exchange is still
+ * unfinished, and the close (close_notify, library object freed). */
+void xfer__conn_tls_reset(struct xfer__conn *c);
+int xfer__conn_tls_busy(const struct xfer__conn *c);
+void xfer__conn_tls_close(struct xfer_multi *m, struct xfer__conn *c);
 
 #endif

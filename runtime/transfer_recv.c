@@ -21,6 +21,10 @@ struct input {
 
 void xfer__transfer_arm_recv(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__conn *c = e->x.conn;
+  if (c->tls.ssl) {
+    xfer__tls_arm_recv(m, c); /* ciphertext goes to the TLS input */
+    return;
+  }
   /* A receive that completed but is not processed yet still owns the
    * buffer past rlen: arming another would read over its bytes. A live
    * multishot receive needs nothing. */
@@ -267,8 +271,25 @@ static void process_input(struct xfer_multi *m, struct xfer_easy *e, struct inpu
   xfer__transfer_arm_recv(m, e);
 }
 
-static void on_eof(struct xfer_multi *m, struct xfer_easy *e) {
+void xfer__transfer_parse(struct xfer_multi *m, struct xfer_easy *e) {
+  struct xfer__conn *c = e->x.conn;
+  struct input in = {c->rbuf, c->rlen, c->rpos, 1};
+  process_input(m, e, &in);
+}
+
+void xfer__transfer_eof(struct xfer_multi *m, struct xfer_easy *e, int truncated) {
   struct xfer__transfer *x = &e->x;
+  /* A TLS stream that ended with a FIN but no close_notify may have been
+   * cut by anyone on the path (RFC 8446 section 6.1): a body delimited by
+   * the close cannot be trusted to be whole. A Content-Length or chunked
+   * body knows its own end, and a complete one never gets here. */
+  if (truncated && x->head_done && x->body.framing == XFER__HTTP_BODY_CLOSE) {
+    xfer__transfer_fail(m, e, XFERE_PARTIAL_FILE,
+                        "TLS connection closed without close_notify: the response body, "
+                        "delimited by the close, may be truncated (%lld bytes received)",
+                        (long long)e->info.size_download);
+    return;
+  }
   if (!x->head_done) {
     if (x->resp_bytes == 0) {
       if (xfer__transfer_can_retry(e)) {
@@ -318,6 +339,10 @@ void xfer__transfer_received(struct xfer_multi *m, struct xfer_easy *e,
   struct xfer__transfer *x = &e->x;
   struct xfer__conn *c = x->conn;
   int32_t res = en->res;
+  if (c->tls.ssl) {
+    xfer__tls_received(m, e, en);
+    return;
+  }
   if (res > 0) {
     x->resp_bytes += (uint64_t)res;
     if (en->flags & XFER__CF_BUF) {
@@ -334,9 +359,14 @@ void xfer__transfer_received(struct xfer_multi *m, struct xfer_easy *e,
     return;
   }
   if (res == 0) {
-    on_eof(m, e);
+    xfer__transfer_eof(m, e, 0);
     return;
   }
+  xfer__transfer_recv_error(m, e, res);
+}
+
+void xfer__transfer_recv_error(struct xfer_multi *m, struct xfer_easy *e, int32_t res) {
+  struct xfer__transfer *x = &e->x;
   if (res == -ENOMEM) {
     xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory for received data");
     return;

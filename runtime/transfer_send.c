@@ -155,7 +155,14 @@ static long fill_upload(struct xfer_multi *m, struct xfer_easy *e) {
 }
 
 
+/* Sends c->iov[0..iovcnt): as it is, or encrypted into the connection's
+ * TLS output first. */
 static void submit_send(struct xfer_multi *m, struct xfer__conn *c, int iovcnt) {
+  c->iovcnt = iovcnt;
+  if (c->tls.ssl) {
+    xfer__tls_send(m, c);
+    return;
+  }
   c->tx.kind = XFER__OP_SEND;
   c->tx.iov = c->iov;
   c->tx.iovcnt = iovcnt;
@@ -227,7 +234,7 @@ void xfer__transfer_sent(struct xfer_multi *m, struct xfer_easy *e, int32_t res)
   uint64_t head_left = before >= x->req_head_len ? 0 : x->req_head_len - before;
   if (done > head_left)
     e->info.size_upload += (int64_t)(done - head_left);
-  int iovcnt = c->tx.iovcnt;
+  int iovcnt = c->iovcnt;
   struct iovec *iov = c->iov;
   while (iovcnt > 0 && done >= iov[0].iov_len) {
     done -= iov[0].iov_len;

@@ -664,8 +664,23 @@ typedef enum xfer_info {
   XFERINFO_REFERER                         = XFERINFO_STRING + 60,
   XFERINFO_CAINFO                          = XFERINFO_STRING + 61,
   XFERINFO_CAPATH                          = XFERINFO_STRING + 62,
-  XFERINFO_LASTONE                         = 62
+  XFERINFO_LASTONE                         = 62,
+  /* xfer's own infos, from 40000 up in their type's range. */
+  /* 1 when the transfer's connection resumed a TLS session (an abbreviated
+   * handshake), 0 when it made a full one or is not TLS. A reused
+   * keep-alive connection reports what its handshake did. */
+  XFERINFO_TLS_SESSION_RESUMED             = XFERINFO_LONG + 40000
 } xfer_info;
+
+/* What XFERINFO_TLS_SSL_PTR gives (curl_tlssessioninfo): the TLS library
+ * the transfer's connection uses and its per-connection object (an SSL *
+ * for OpenSSL, a WOLFSSL * for wolfSSL), valid while the transfer runs or,
+ * after it, until the next call that changes the multi; NULL internals and
+ * XFERSSLBACKEND_NONE when the transfer has no TLS connection. */
+struct xfer_tlssessioninfo {
+  int backend; /* xfer_sslbackend */
+  void *internals;
+};
 
 /* ------------------------------------------------------------------------
  * Messages from xfer_multi_info_read() (CURLMsg).
@@ -814,6 +829,42 @@ enum {
 };
 #define XFER_HTTP_VERSION_2 XFER_HTTP_VERSION_2_0
 
+/* Values of XFEROPT_SSLVERSION: the minimum in the low 16 bits, the maximum
+ * (XFER_SSLVERSION_MAX_*) in the high ones. xfer never speaks below TLS 1.2:
+ * DEFAULT and TLSv1 mean "1.2 or later", and a minimum or maximum below 1.2
+ * is XFERE_BAD_FUNCTION_ARGUMENT. */
+enum {
+  XFER_SSLVERSION_DEFAULT = 0,
+  XFER_SSLVERSION_TLSv1 = 1,
+  XFER_SSLVERSION_SSLv2 = 2,
+  XFER_SSLVERSION_SSLv3 = 3,
+  XFER_SSLVERSION_TLSv1_0 = 4,
+  XFER_SSLVERSION_TLSv1_1 = 5,
+  XFER_SSLVERSION_TLSv1_2 = 6,
+  XFER_SSLVERSION_TLSv1_3 = 7,
+  XFER_SSLVERSION_LAST = 8
+};
+enum {
+  XFER_SSLVERSION_MAX_NONE = 0,
+  XFER_SSLVERSION_MAX_DEFAULT = (XFER_SSLVERSION_TLSv1 << 16),
+  XFER_SSLVERSION_MAX_TLSv1_0 = (XFER_SSLVERSION_TLSv1_0 << 16),
+  XFER_SSLVERSION_MAX_TLSv1_1 = (XFER_SSLVERSION_TLSv1_1 << 16),
+  XFER_SSLVERSION_MAX_TLSv1_2 = (XFER_SSLVERSION_TLSv1_2 << 16),
+  XFER_SSLVERSION_MAX_TLSv1_3 = (XFER_SSLVERSION_TLSv1_3 << 16),
+  XFER_SSLVERSION_MAX_LAST = (XFER_SSLVERSION_LAST << 16)
+};
+
+/* A block of bytes for the XFEROPTTYPE_BLOB options (struct curl_blob):
+ * with XFER_BLOB_COPY the library keeps its own copy, with
+ * XFER_BLOB_NOCOPY the caller keeps data alive while the handle uses it. */
+struct xfer_blob {
+  void *data;
+  size_t len;
+  unsigned int flags;
+};
+#define XFER_BLOB_COPY 1
+#define XFER_BLOB_NOCOPY 0
+
 /* ------------------------------------------------------------------------
  * Global functions
  * ------------------------------------------------------------------------ */
@@ -839,6 +890,52 @@ XFER_EXTERN const char *xfer_version(void);
 /* Frees memory the library handed to the caller (xfer_multi_get_handles()).
  * NULL is a no-op. */
 XFER_EXTERN void xfer_free(void *p);
+
+/* ------------------------------------------------------------------------
+ * TLS library choice (curl_global_sslset), with libcurl's numbers.
+ * ------------------------------------------------------------------------ */
+
+typedef enum {
+  XFERSSLBACKEND_NONE = 0,
+  XFERSSLBACKEND_OPENSSL = 1,
+  XFERSSLBACKEND_GNUTLS = 2,
+  XFERSSLBACKEND_NSS = 3,
+  XFERSSLBACKEND_OBSOLETE4 = 4,
+  XFERSSLBACKEND_GSKIT = 5,
+  XFERSSLBACKEND_POLARSSL = 6,
+  XFERSSLBACKEND_WOLFSSL = 7,
+  XFERSSLBACKEND_SCHANNEL = 8,
+  XFERSSLBACKEND_SECURETRANSPORT = 9,
+  XFERSSLBACKEND_AXTLS = 10,
+  XFERSSLBACKEND_MBEDTLS = 11,
+  XFERSSLBACKEND_MESALINK = 12,
+  XFERSSLBACKEND_BEARSSL = 13,
+  XFERSSLBACKEND_RUSTLS = 14
+} xfer_sslbackend;
+
+typedef struct {
+  xfer_sslbackend id;
+  const char *name; /* "openssl", "wolfssl": the names XFER_SSL_BACKEND takes */
+} xfer_ssl_backend;
+
+typedef enum {
+  XFERSSLSET_OK = 0,
+  XFERSSLSET_UNKNOWN_BACKEND = 1,
+  XFERSSLSET_TOO_LATE = 2,
+  XFERSSLSET_NO_BACKENDS = 3 /* this build has no TLS library */
+} xfer_sslset;
+
+/* Chooses the process's TLS library by id, or by name (case-insensitive)
+ * when id is -1, as curl_global_sslset: call it before xfer_global_init()
+ * and before any HTTPS transfer. Once a library is in use, any other choice
+ * is XFERSSLSET_TOO_LATE (choosing the same one again is XFERSSLSET_OK). An
+ * unknown or not-built-in library is XFERSSLSET_UNKNOWN_BACKEND, never a
+ * silent substitute. When avail is not NULL, *avail gets the NULL-terminated
+ * list of the libraries built in (static storage), whatever the result.
+ * Without a call, the XFER_SSL_BACKEND environment variable ("wolfssl",
+ * "openssl") chooses, else wolfSSL. */
+XFER_EXTERN xfer_sslset xfer_global_sslset(xfer_sslbackend id, const char *name,
+                                           const xfer_ssl_backend ***avail);
 
 /* ------------------------------------------------------------------------
  * String lists

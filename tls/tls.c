@@ -1,0 +1,347 @@
+/* What both TLS libraries share: the choice of library for the process
+ * (xfer_global_sslset, XFER_SSL_BACKEND), the ciphertext I/O their
+ * callbacks perform on the connection's buffers, the session slot, the
+ * pool key of a configuration and the public-key pin check. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../runtime/alloc.h"
+#include "tls.h"
+#include "xfer/xfer.h"
+
+/* The libraries built in, in order of preference: wolfSSL is the project's
+ * default (DESIGN.md), OpenSSL the one to choose for bulk speed (AES-NI). */
+static const struct xfer__tls_lib *const libs[] = {
+#ifdef XFER_HAVE_WOLFSSL
+    &xfer__tls_wolfssl,
+#endif
+#ifdef XFER_HAVE_OPENSSL
+    &xfer__tls_openssl,
+#endif
+    NULL,
+};
+#define NLIBS (sizeof libs / sizeof libs[0] - 1)
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* The library chosen by xfer_global_sslset, kept across a cleanup. */
+static const struct xfer__tls_lib *wanted;
+/* The library in use (initialised), NULL before the first use. */
+static const struct xfer__tls_lib *active;
+/* Why there is no library, when the choice failed. */
+static const char *no_lib_why;
+static atomic_ulong alloc_failures;
+
+static const struct xfer__tls_lib *by_name(const char *name) {
+  for (size_t i = 0; i < NLIBS; i++)
+    if (strcasecmp(libs[i]->name, name) == 0)
+      return libs[i];
+  return NULL;
+}
+
+static const struct xfer__tls_lib *by_id(int id) {
+  for (size_t i = 0; i < NLIBS; i++)
+    if (libs[i]->id == id)
+      return libs[i];
+  return NULL;
+}
+
+/* Picks and starts the library under the lock. */
+static const struct xfer__tls_lib *choose_locked(void) {
+  if (active)
+    return active;
+  const struct xfer__tls_lib *lib = wanted;
+  if (!lib) {
+    const char *env = getenv("XFER_SSL_BACKEND");
+    if (env && *env) {
+      lib = by_name(env);
+      if (!lib) {
+        /* An explicit choice the build cannot honour is an error: falling
+         * back to another library would measure or trust the wrong one. */
+        no_lib_why = "XFER_SSL_BACKEND names a TLS library this build of xfer does not have";
+        return NULL;
+      }
+    } else {
+      lib = libs[0];
+    }
+  }
+  if (!lib) {
+    no_lib_why = "this build of xfer has no TLS library";
+    return NULL;
+  }
+  if (lib->init() < 0) {
+    no_lib_why = "the TLS library failed to initialise";
+    return NULL;
+  }
+  active = lib;
+  no_lib_why = NULL;
+  return active;
+}
+
+const struct xfer__tls_lib *xfer__tls_get(const char **why) {
+  pthread_mutex_lock(&lock);
+  const struct xfer__tls_lib *lib = choose_locked();
+  if (!lib && why)
+    *why = no_lib_why;
+  pthread_mutex_unlock(&lock);
+  return lib;
+}
+
+int xfer__tls_locked(void) {
+  pthread_mutex_lock(&lock);
+  int locked = active != NULL;
+  pthread_mutex_unlock(&lock);
+  return locked;
+}
+
+void xfer__tls_global_cleanup(void) {
+  pthread_mutex_lock(&lock);
+  if (active)
+    active->cleanup();
+  active = NULL;
+  pthread_mutex_unlock(&lock);
+}
+
+static char lib_list[96];
+
+/* Version strings come from the headers the libraries were built with, so
+ * listing them needs no initialisation. */
+static void make_list(void) {
+  size_t n = 0;
+  for (size_t i = 0; i < NLIBS && n < sizeof lib_list; i++)
+    n += (size_t)snprintf(lib_list + n, sizeof lib_list - n, "%s%s", i ? ", " : "",
+                          libs[i]->version());
+}
+
+const char *xfer__tls_list(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, make_list);
+  return lib_list[0] ? lib_list : "none";
+}
+
+xfer_sslset xfer_global_sslset(xfer_sslbackend id, const char *name,
+                               const xfer_ssl_backend ***avail) {
+  static const xfer_ssl_backend infos[] = {
+#ifdef XFER_HAVE_WOLFSSL
+      {XFERSSLBACKEND_WOLFSSL, "wolfssl"},
+#endif
+#ifdef XFER_HAVE_OPENSSL
+      {XFERSSLBACKEND_OPENSSL, "openssl"},
+#endif
+      {XFERSSLBACKEND_NONE, NULL},
+  };
+  static const xfer_ssl_backend *list[NLIBS + 1];
+  for (size_t i = 0; i < NLIBS; i++)
+    list[i] = &infos[i];
+  list[NLIBS] = NULL;
+  if (avail)
+    *avail = list;
+  if (NLIBS == 0)
+    return XFERSSLSET_NO_BACKENDS;
+  const struct xfer__tls_lib *lib = (int)id == -1 ? (name ? by_name(name) : NULL) : by_id((int)id);
+  pthread_mutex_lock(&lock);
+  xfer_sslset rc;
+  const struct xfer__tls_lib *current = active ? active : wanted;
+  if (current)
+    rc = lib == current ? XFERSSLSET_OK : XFERSSLSET_TOO_LATE;
+  else if (!lib)
+    rc = XFERSSLSET_UNKNOWN_BACKEND;
+  else {
+    wanted = lib;
+    rc = XFERSSLSET_OK;
+  }
+  /* Unknown is the answer to a name that matches nothing, even late. */
+  if (!lib)
+    rc = XFERSSLSET_UNKNOWN_BACKEND;
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+/* ---- ciphertext I/O ------------------------------------------------------ */
+
+long xfer__tls_pull(struct xfer__tls_conn *t, char *buf, size_t len) {
+  size_t n = 0;
+  if (t->ipos < t->ilen) {
+    n = t->ilen - t->ipos;
+    if (n > len)
+      n = len;
+    memcpy(buf, t->ibuf + t->ipos, n);
+    t->ipos += n;
+    if (t->ipos == t->ilen)
+      t->ipos = t->ilen = 0;
+  }
+  if (n < len && t->view && t->vpos < t->vlen) {
+    size_t m = t->vlen - t->vpos;
+    if (m > len - n)
+      m = len - n;
+    memcpy(buf + n, t->view + t->vpos, m);
+    t->vpos += m;
+    n += m;
+  }
+  if (n)
+    return (long)n;
+  return t->eof ? 0 : -EAGAIN;
+}
+
+long xfer__tls_push(struct xfer__tls_conn *t, const char *buf, size_t len) {
+  size_t room = t->ocap - t->olen;
+  if (room == 0)
+    return -EAGAIN;
+  if (len > room)
+    len = room;
+  memcpy(t->obuf + t->olen, buf, len);
+  t->olen += len;
+  return (long)len;
+}
+
+int xfer__tls_session_new(struct xfer__tls_conn *t, void *session) {
+  if (!t->session_slot || !t->ctx || !t->ctx->sessions || !active)
+    return 0;
+  void *old = *t->session_slot;
+  *t->session_slot = session;
+  if (old)
+    active->session_free(old);
+  return 1;
+}
+
+unsigned long xfer__tls_alloc_failures(void) { return atomic_load(&alloc_failures); }
+
+void xfer__tls_note_alloc_failure(void) { atomic_fetch_add(&alloc_failures, 1); }
+
+int xfer__tls_fail(struct xfer__tls_err *err, enum xfer__tls_cause cause, int rc,
+                   const char *fmt, ...) {
+  err->cause = cause;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int xfer__tls_is_ip(const char *s) {
+  unsigned char b[16];
+  return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+/* ---- the pool key ------------------------------------------------------ */
+
+struct keybuf {
+  char *p;
+  size_t len, cap;
+  int oom;
+};
+
+static void put(struct keybuf *k, const char *tag, const char *v, size_t n) {
+  size_t need = strlen(tag) + n + 24;
+  if (k->oom)
+    return;
+  if (k->cap - k->len < need) {
+    size_t ncap = k->cap ? k->cap : 256;
+    while (ncap - k->len < need)
+      ncap *= 2;
+    char *np = xfer__realloc(k->p, ncap);
+    if (!np) {
+      k->oom = 1;
+      return;
+    }
+    k->p = np;
+    k->cap = ncap;
+  }
+  /* Length-prefixed, so that no value can imitate the next field. */
+  k->len += (size_t)snprintf(k->p + k->len, k->cap - k->len, "%s%zu:", tag, n);
+  memcpy(k->p + k->len, v, n);
+  k->len += n;
+  k->p[k->len] = '\0';
+}
+
+static void put_str(struct keybuf *k, const char *tag, const char *v) {
+  if (v)
+    put(k, tag, v, strlen(v));
+  else
+    put(k, tag, "-", 1); /* unset differs from the empty string "0:" */
+}
+
+int xfer__tls_config_key(const struct xfer__tls_lib *lib, const struct xfer__tls_config *cfg,
+                         char **out) {
+  struct keybuf k = {0};
+  char num[48];
+  snprintf(num, sizeof num, "%u%u%u/%x/%x", cfg->verifypeer, cfg->verifyhost, cfg->sessions,
+           cfg->version_min, cfg->version_max);
+  put_str(&k, "v", num);
+  put_str(&k, "ca", cfg->cainfo);
+  put_str(&k, "cp", cfg->capath);
+  if (cfg->ca_blob) {
+    unsigned char d[32];
+    char hex[65];
+    if (lib->sha256(cfg->ca_blob, cfg->ca_blob_len, d) < 0) {
+      xfer__free(k.p);
+      return -ENOMEM;
+    }
+    for (int i = 0; i < 32; i++)
+      snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    put_str(&k, "cb", hex);
+  } else {
+    put_str(&k, "cb", NULL);
+  }
+  put_str(&k, "ce", cfg->cert);
+  put_str(&k, "ke", cfg->key);
+  put_str(&k, "pw", cfg->keypasswd);
+  put_str(&k, "ci", cfg->ciphers);
+  put_str(&k, "13", cfg->tls13_ciphers);
+  put_str(&k, "pi", cfg->pinned);
+  if (k.oom) {
+    xfer__free(k.p);
+    return -ENOMEM;
+  }
+  *out = k.p;
+  return 0;
+}
+
+/* ---- public key pins ------------------------------------------------------ */
+
+static void base64(const unsigned char *in, size_t n, char *out) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)in[i] << 16;
+    if (i + 1 < n)
+      v |= (unsigned)in[i + 1] << 8;
+    if (i + 2 < n)
+      v |= in[i + 2];
+    out[o++] = tab[(v >> 18) & 63];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? tab[v & 63] : '=';
+  }
+  out[o] = '\0';
+}
+
+int xfer__tls_check_pin(struct xfer__tls_conn *t, const char *pins, struct xfer__tls_err *err) {
+  unsigned char d[32];
+  char have[48];
+  if (!active || active->peer_spki_sha256(t, d) < 0)
+    return xfer__tls_fail(err, XFER__TLS_PINNED, -EKEYREJECTED,
+                          "SSL: public key does not match pinned public key: no peer key");
+  base64(d, sizeof d, have);
+  /* libcurl's form: "sha256//BASE64", several joined by ';'. */
+  const char *p = pins;
+  while (*p) {
+    const char *end = strchr(p, ';');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n > 8 && strncmp(p, "sha256//", 8) == 0 && n - 8 == strlen(have) &&
+        memcmp(p + 8, have, n - 8) == 0)
+      return 0;
+    p += n;
+    if (*p == ';')
+      p++;
+  }
+  return xfer__tls_fail(err, XFER__TLS_PINNED, -EKEYREJECTED,
+                        "SSL: public key does not match pinned public key (peer has sha256//%s)",
+                        have);
+}

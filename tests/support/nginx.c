@@ -39,7 +39,13 @@
 struct ts_nginx {
     pid_t pid;
     uint16_t port;
+    /* Where the readiness probe goes: port itself for plain HTTP, a second
+     * plain listener of the same nginx for TLS (see write_conf()). */
+    uint16_t probe_port;
+    bool tls;
     char dir[PATH_MAX];
+    char cert[PATH_MAX];
+    char key[PATH_MAX];
 };
 
 static const char *nginx_bin(void)
@@ -183,19 +189,46 @@ static int write_conf(const struct ts_nginx *n, const char *token, const char *e
             "  keepalive_timeout 300s;\n"
             "  tcp_nodelay on;\n"
             "  server {\n"
-            "    listen 127.0.0.1:%u;\n"
+            "    listen 127.0.0.1:%u%s;\n"
             "    server_name localhost;\n"
             "    root %s/www;\n"
             "    location = /small { default_type text/plain; return 200 \"Hello, world!\"; }\n"
-            "    location /echo_status/ { return 204; }\n"
-            "    location = /__ts_ready { return 200 \"%s\"; }\n"
-            "    %s\n"
-            "  }\n"
-            "}\n",
+            "    location /echo_status/ { return 204; }\n",
             /* The mkdtemp() dir is 0700: a worker that dropped to nobody or
              * www-data could not read www/ nor write tmp/. */
             geteuid() == 0 ? "user root;\n" : "", d, d, nofile, wconn, d, d, d, d, d,
-            (unsigned)n->port, d, token, extra ? extra : "");
+            (unsigned)n->port, n->tls ? " ssl" : "", d);
+    if (!n->tls) {
+        fprintf(f, "    location = /__ts_ready { return 200 \"%s\"; }\n", token);
+    } else {
+        /* Paths were checked by the caller: no quote, backslash, '$' (nginx
+         * would expand a variable) or control character. */
+        fprintf(f,
+                "    ssl_certificate \"%s\";\n"
+                "    ssl_certificate_key \"%s\";\n"
+                "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+                "    ssl_session_cache shared:SSL:1m;\n"
+                "    ssl_session_tickets on;\n"
+                "    location = /reused { default_type text/plain; return 200 \"$ssl_session_reused\"; }\n"
+                "    location = /proto { default_type text/plain; return 200 \"$ssl_protocol $ssl_cipher\"; }\n",
+                n->cert, n->key);
+    }
+    fprintf(f, "    %s\n  }\n", extra ? extra : "");
+    if (n->tls) {
+        /* The readiness URL lives on a second, plain server, so the probe
+         * stays a few lines of socket code. nginx binds every listen socket
+         * before it serves anything (or fails as a whole), so an answer here
+         * also means the TLS port is bound. */
+        fprintf(f,
+                "  server {\n"
+                "    listen 127.0.0.1:%u;\n"
+                "    server_name localhost;\n"
+                "    location = /__ts_ready { return 200 \"%s\"; }\n"
+                "    location / { return 404; }\n"
+                "  }\n",
+                (unsigned)n->probe_port, token);
+    }
+    fprintf(f, "}\n");
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -307,16 +340,46 @@ static void kill_child(pid_t pid)
     kill(-pid, SIGKILL);
 }
 
-struct ts_nginx *ts_nginx_start_ex(const char *extra)
+/* A path nginx.conf can carry in double quotes as it is: nginx would expand
+ * '$' as a variable in ssl_certificate, and a quote, backslash or control
+ * character would change the config's syntax. */
+static int conf_safe_path(const char *p)
+{
+    if (!p || !*p || strlen(p) >= PATH_MAX)
+        return 0;
+    for (const unsigned char *c = (const unsigned char *)p; *c; c++)
+        if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\' || *c == '$')
+            return 0;
+    return 1;
+}
+
+static struct ts_nginx *start(const char *cert_pem, const char *key_pem, const char *extra,
+                              unsigned flags)
 {
     if (!ts_nginx_available()) {
         fprintf(stderr, "ts_nginx: %s is not executable\n", nginx_bin());
         return NULL;
     }
+    if (cert_pem || key_pem) {
+        if (!conf_safe_path(cert_pem) || !conf_safe_path(key_pem)) {
+            fprintf(stderr, "ts_nginx: TLS needs both a certificate and a key path, without "
+                            "quotes, backslashes, '$' or control characters\n");
+            return NULL;
+        }
+        if (access(cert_pem, R_OK) != 0 || access(key_pem, R_OK) != 0) {
+            fprintf(stderr, "ts_nginx: cannot read %s or %s\n", cert_pem, key_pem);
+            return NULL;
+        }
+    }
     struct ts_nginx *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     n->pid = -1;
+    if (cert_pem) {
+        n->tls = true;
+        snprintf(n->cert, sizeof n->cert, "%s", cert_pem);
+        snprintf(n->key, sizeof n->key, "%s", key_pem);
+    }
 
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
@@ -352,12 +415,26 @@ struct ts_nginx *ts_nginx_start_ex(const char *extra)
             goto fail;
         }
     }
+    /* Only on request: 16 MiB of writing would slow down every other start. */
+    if (flags & TS_NGINX_16M) {
+        snprintf(p, sizeof p, "%s/www/16m", n->dir);
+        if (write_pattern_file(p, (size_t)16 << 20) != 0) {
+            fprintf(stderr, "ts_nginx: cannot write %s\n", p);
+            goto fail;
+        }
+    }
 
     char errlog[PATH_MAX + 32];
     snprintf(errlog, sizeof errlog, "%s/error.log", n->dir);
     for (int attempt = 0; attempt < NGX_ATTEMPTS; attempt++) {
         n->port = pick_port();
-        if (n->port == 0 || write_conf(n, token, extra) != 0) {
+        n->probe_port = n->port;
+        /* Released ports are handed out again soon: make sure the two
+         * differ, or nginx would refuse the duplicate listen. */
+        for (int k = 0; n->tls && k < 16 && n->probe_port == n->port; k++)
+            n->probe_port = pick_port();
+        if (n->port == 0 || n->probe_port == 0 || (n->tls && n->probe_port == n->port) ||
+            write_conf(n, token, extra) != 0) {
             fprintf(stderr, "ts_nginx: cannot pick a port or write the config\n");
             goto fail;
         }
@@ -386,7 +463,7 @@ struct ts_nginx *ts_nginx_start_ex(const char *extra)
                         WIFEXITED(st) ? WEXITSTATUS(st) : -1, tail, out);
                 goto fail;
             }
-            if (probe(n->port, token))
+            if (probe(n->probe_port, token))
                 return n;
             msleep(10);
         }
@@ -411,9 +488,25 @@ fail:
     return NULL;
 }
 
+struct ts_nginx *ts_nginx_start_ex(const char *extra)
+{
+    return start(NULL, NULL, extra, 0);
+}
+
 struct ts_nginx *ts_nginx_start(void)
 {
     return ts_nginx_start_ex(NULL);
+}
+
+struct ts_nginx *ts_nginx_start_tls(const char *cert_pem, const char *key_pem, const char *extra)
+{
+    return ts_nginx_start_tls_ex(cert_pem, key_pem, extra, 0);
+}
+
+struct ts_nginx *ts_nginx_start_tls_ex(const char *cert_pem, const char *key_pem,
+                                       const char *extra, unsigned flags)
+{
+    return start(cert_pem, key_pem, extra, flags);
 }
 
 void ts_nginx_stop(struct ts_nginx *n)
@@ -432,10 +525,23 @@ uint16_t ts_nginx_port(const struct ts_nginx *n)
 
 void ts_nginx_url(const struct ts_nginx *n, const char *path, char *out, size_t outlen)
 {
+    ts_nginx_url_host(n, "127.0.0.1", path, out, outlen);
+}
+
+void ts_nginx_url_host(const struct ts_nginx *n, const char *host, const char *path, char *out,
+                       size_t outlen)
+{
+    if (!host)
+        host = "127.0.0.1";
     if (!path)
         path = "/";
-    snprintf(out, outlen, "http://127.0.0.1:%u%s%s", (unsigned)n->port, path[0] == '/' ? "" : "/",
-             path);
+    snprintf(out, outlen, "%s://%s:%u%s%s", n->tls ? "https" : "http", host, (unsigned)n->port,
+             path[0] == '/' ? "" : "/", path);
+}
+
+int ts_nginx_is_tls(const struct ts_nginx *n)
+{
+    return n->tls;
 }
 
 pid_t ts_nginx_pid(const struct ts_nginx *n)

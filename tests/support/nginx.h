@@ -18,7 +18,22 @@
  *   /1k /64k /1m     static files of 1024, 65536, 1048576 bytes:
  *                    ts_pattern(0..size) (application/octet-stream)
  *   /echo_status/... 204, no body
+ *   /16m             16 MiB (16777216 bytes) of ts_pattern, only with the
+ *                    TS_NGINX_16M flag (writing it costs tens of ms)
  *   anything else    nginx's usual 404
+ *
+ * TLS (ts_nginx_start_tls*()): the same server, served as
+ *   listen 127.0.0.1:PORT ssl; ssl_certificate/ssl_certificate_key as given;
+ *   ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:1m;
+ *   ssl_session_tickets on; (nginx's default ciphers)
+ * with two more locations (Content-Type text/plain):
+ *   /reused          "r" when this connection's TLS session was resumed,
+ *                    "." when it was a full handshake ($ssl_session_reused)
+ *   /proto           "$ssl_protocol $ssl_cipher", e.g.
+ *                    "TLSv1.3 TLS_AES_256_GCM_SHA384"
+ * The readiness URL then lives on a second, plain HTTP server of the same
+ * nginx on another ephemeral port (it answers nothing else); tests never need
+ * it. ts_nginx_url() gives https:// URLs for such an instance.
  *
  * ts_nginx_stop() sends SIGTERM to the child, waits (bounded, 5 s), then
  * SIGKILLs its process group; it always sweeps the group with SIGKILL
@@ -46,11 +61,32 @@ struct ts_nginx *ts_nginx_start(void);
 /* Same, with extra directives inserted verbatim inside the server { } block
  * (e.g. "location = /x { return 200 \"y\"; }"). NULL extra = none. */
 struct ts_nginx *ts_nginx_start_ex(const char *server_extra);
+/*
+ * nginx over TLS with the certificate chain file cert_pem and its key key_pem
+ * (absolute paths, e.g. from ts_certs_path(); no '"', '\\', '$' or control
+ * characters). The files are read once, at start. NULL on failure.
+ */
+struct ts_nginx *ts_nginx_start_tls(const char *cert_pem, const char *key_pem,
+                                    const char *server_extra);
+/* Flags for ts_nginx_start_tls_ex(). */
+#define TS_NGINX_16M 1u /* also serve /16m (see above) */
+/* The general form: cert_pem == key_pem == NULL gives a plain HTTP server
+ * (ts_nginx_start_ex() plus the flags), so the flags work for both. */
+struct ts_nginx *ts_nginx_start_tls_ex(const char *cert_pem, const char *key_pem,
+                                       const char *server_extra, unsigned flags);
 void ts_nginx_stop(struct ts_nginx *n);
 
 uint16_t ts_nginx_port(const struct ts_nginx *n);
-/* "http://127.0.0.1:PORT/path" ("/" is added if path lacks it). */
+/* "http://127.0.0.1:PORT/path" ("/" is added if path lacks it; NULL = "/");
+ * "https://..." for a TLS instance. */
 void ts_nginx_url(const struct ts_nginx *n, const char *path, char *out, size_t outlen);
+/* The same with another host name, "https://HOST:PORT/path" (or http://):
+ * for tests that map HOST to 127.0.0.1 with XFEROPT_RESOLVE so the TLS layer
+ * checks the certificate against HOST. host NULL = "127.0.0.1". */
+void ts_nginx_url_host(const struct ts_nginx *n, const char *host, const char *path, char *out,
+                       size_t outlen);
+/* 1 for an instance started with a certificate, else 0. */
+int ts_nginx_is_tls(const struct ts_nginx *n);
 /* The master's pid (valid until ts_nginx_stop()). */
 pid_t ts_nginx_pid(const struct ts_nginx *n);
 /* The private directory (www/ holds the static files; error.log is here). */

@@ -64,7 +64,8 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *userdata
   return size * nmemb;
 }
 
-static int setup_slot(struct load_slot *slot, const char *url, struct load_result *r)
+static int setup_slot(struct load_slot *slot, const struct load_options *o, const char *url,
+                      struct load_result *r)
 {
   slot->result = r;
   slot->easy = xfer_easy_init();
@@ -84,6 +85,12 @@ static int setup_slot(struct load_slot *slot, const char *url, struct load_resul
       /* No signals: the tool is single-threaded, but that is what every
        * multi user with threads must set, and the peers' loop sets it too. */
       {"XFEROPT_NOSIGNAL", xfer_easy_setopt(slot->easy, XFEROPT_NOSIGNAL, 1L)},
+      /* -k turns off both checks, as curl's does. */
+      {"XFEROPT_SSL_VERIFYPEER",
+       xfer_easy_setopt(slot->easy, XFEROPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L)},
+      {"XFEROPT_SSL_VERIFYHOST",
+       xfer_easy_setopt(slot->easy, XFEROPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L)},
+      {"XFEROPT_CAINFO", xfer_easy_setopt(slot->easy, XFEROPT_CAINFO, o->cacert)},
   };
   for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
     if (set[i].rc != XFERE_OK) {
@@ -128,6 +135,18 @@ static void account(struct load_result *r, struct load_slot *slot, xfer_code rc,
   long n = 0;
   if (xfer_easy_getinfo(slot->easy, XFERINFO_NUM_CONNECTS, &n) == XFERE_OK && n > 0)
     r->connections += (uint64_t)n;
+  struct xfer_tlssessioninfo *ti = NULL;
+  if (xfer_easy_getinfo(slot->easy, XFERINFO_TLS_SSL_PTR, &ti) == XFERE_OK && ti &&
+      ti->backend) {
+    r->tls_backend = ti->backend;
+    long resumed = 0;
+    if (n > 0) {
+      r->handshakes += (uint64_t)n;
+      if (xfer_easy_getinfo(slot->easy, XFERINFO_TLS_SESSION_RESUMED, &resumed) == XFERE_OK &&
+          resumed)
+        r->resumed++;
+    }
+  }
   if (rc != XFERE_OK) {
     r->errors++;
     unsigned idx = (unsigned)rc < LOAD_MAX_CODES ? (unsigned)rc : LOAD_MAX_CODES - 1;
@@ -262,7 +281,7 @@ int engine_run(const struct load_options *o, const char *url, struct load_result
   if (status == 0 && xfer_multi_backend(m))
     snprintf(r->backend, sizeof r->backend, "%s", xfer_multi_backend(m));
   for (long i = 0; status == 0 && i < nslots; i++)
-    if (setup_slot(&slots[i], url, r) < 0)
+    if (setup_slot(&slots[i], o, url, r) < 0)
       status = 1;
 
   if (status == 0) {

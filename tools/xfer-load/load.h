@@ -22,6 +22,9 @@ struct load_options {
   const char *url;
   /* Run only the built-in server in the foreground (for comparisons). */
   int serve_only;
+  /* HTTPS: skip verification (-k), or trust this CA file (--cacert). */
+  int insecure;
+  const char *cacert;
 };
 
 /* Fills o from argv. Returns 0 to run, 1 when help was printed (exit 0), and
@@ -70,6 +73,12 @@ struct load_result {
   uint64_t connections;
   /* Transfers that were run in parallel. */
   long slots;
+  /* HTTPS: the TLS library used (XFERSSLBACKEND_*, 0 for plain HTTP), the
+   * handshakes made (transfers that opened a connection) and how many of
+   * them resumed a session. */
+  int tls_backend;
+  uint64_t handshakes;
+  uint64_t resumed;
   double elapsed_s;
   double user_s;
   double sys_s;

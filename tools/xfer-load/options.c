@@ -37,6 +37,10 @@ static void usage(FILE *f)
           "  -d, --duration T      stop after T seconds (default %g; suffixes ms, s, m, h)\n"
           "      --backend NAME    I/O backend: poll, epoll, io_uring (default: the\n"
           "                        library's choice, see XFER_BACKEND)\n"
+          "  -k, --insecure        https: do not verify the server's certificate\n"
+          "      --cacert FILE     https: trust the CA certificates in FILE (PEM)\n"
+          "                        instead of the system's; the TLS library is\n"
+          "                        XFER_SSL_BACKEND's (wolfssl, the default, or openssl)\n"
           "  -h, --help            show this help\n"
           "\n"
           "Exit status: 0 when every request got a 2xx/3xx response, 1 otherwise,\n"
@@ -114,7 +118,7 @@ static int parse_backend(const char *s, struct load_options *o)
 }
 
 /* Values of getopt_long for the options that have no short form. */
-enum { OPT_BACKEND = 256, OPT_SERVE_ONLY };
+enum { OPT_BACKEND = 256, OPT_SERVE_ONLY, OPT_CACERT };
 
 int options_parse(int argc, char **argv, struct load_options *o)
 {
@@ -123,6 +127,8 @@ int options_parse(int argc, char **argv, struct load_options *o)
       {"requests", required_argument, NULL, 'n'},
       {"duration", required_argument, NULL, 'd'},
       {"backend", required_argument, NULL, OPT_BACKEND},
+      {"insecure", no_argument, NULL, 'k'},
+      {"cacert", required_argument, NULL, OPT_CACERT},
       /* Runs only the built-in server, for measuring other clients against
        * it; left out of --help as it is not part of load testing proper. */
       {"serve-only", no_argument, NULL, OPT_SERVE_ONLY},
@@ -139,7 +145,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
   optind = 1;
   unsigned long long count;
   int opt;
-  while ((opt = getopt_long(argc, argv, ":c:n:d:h", longs, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, ":c:n:d:kh", longs, NULL)) != -1) {
     switch (opt) {
     case 'c':
       if (parse_count(optarg, 1, MAX_CONNECTIONS, &count) < 0)
@@ -163,6 +169,12 @@ int options_parse(int argc, char **argv, struct load_options *o)
       break;
     case OPT_SERVE_ONLY:
       o->serve_only = 1;
+      break;
+    case 'k':
+      o->insecure = 1;
+      break;
+    case OPT_CACERT:
+      o->cacert = optarg;
       break;
     case 'h':
       usage(stdout);

@@ -97,6 +97,14 @@ void report_print(FILE *out, const struct load_options *o, const char *url, int 
 
   print_errors(out, r);
   fprintf(out, "  connections   %llu\n", (unsigned long long)r->connections);
+  if (r->tls_backend) {
+    const char *lib = r->tls_backend == XFERSSLBACKEND_OPENSSL   ? "openssl"
+                      : r->tls_backend == XFERSSLBACKEND_WOLFSSL ? "wolfssl"
+                                                                  : "other";
+    fprintf(out, "  TLS           %s, %llu handshakes, %llu resumed (%.1f%%)\n", lib,
+            (unsigned long long)r->handshakes, (unsigned long long)r->resumed,
+            r->handshakes ? 100.0 * (double)r->resumed / (double)r->handshakes : 0.0);
+  }
   print_latency(out, &r->latency);
 
   /* Failed transfers cost CPU too, so the cost is spread over all that

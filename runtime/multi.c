@@ -84,6 +84,9 @@ xfer_mcode xfer_multi_cleanup(xfer_multi *m) {
   xfer__pool_destroy(m);
   /* After the pool: its origins hold sessions the contexts' library frees. */
   xfer__tls_ctxs_destroy(m);
+  /* And the small blocks the TLS libraries freed on this thread, kept for
+   * reuse while the multi ran. */
+  xfer__tls_trim();
   xfer__dns_destroy(m);
   m->be->vt->close_fd(m->be, m->wakeup_fd);
   m->be->vt->destroy(m->be);

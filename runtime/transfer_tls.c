@@ -85,7 +85,9 @@ static xfer_code code_of(enum xfer__tls_cause cause) {
  * said about the consequence. */
 static void fail(struct xfer_multi *m, struct xfer_easy *e, int rc, struct xfer__tls_err *err,
                  unsigned long fails_before) {
-  if (rc == -ENOMEM || err->cause == XFER__TLS_NOMEM || xfer__tls_alloc_failures() != fails_before) {
+  int conn_oom = e->x.conn && e->x.conn->tls.oom;
+  if (rc == -ENOMEM || err->cause == XFER__TLS_NOMEM || conn_oom ||
+      xfer__tls_alloc_failures() != fails_before) {
     xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory in TLS%s%s",
                         err->msg[0] ? ": " : "", err->msg);
     return;
@@ -157,6 +159,13 @@ int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
   ctx->verifyhost = cfg.verifyhost;
   ctx->sessions = cfg.sessions;
   int rc = lib->ctx_new(ctx, &cfg, &err);
+  if (rc == 0 && xfer__tls_alloc_failures() != fails) {
+    /* The library went on without what it could not allocate (a cipher, a
+     * certificate): a context that is not what was asked for is no
+     * context. */
+    lib->ctx_free(ctx);
+    rc = -ENOMEM;
+  }
   if (rc < 0) {
     xfer__free(ctx->pinned);
     xfer__free(ctx->key);
@@ -171,6 +180,13 @@ int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
 
 /* ---- connection state ------------------------------------------------------ */
 
+/* Remembers an allocation that failed inside the library during a call
+ * that itself went on. */
+static void note_oom(struct xfer__conn *c, unsigned long fails_before) {
+  if (xfer__tls_alloc_failures() != fails_before)
+    c->tls.oom = 1;
+}
+
 void xfer__conn_tls_reset(struct xfer__conn *c) {
   struct xfer__tls_conn *t = &c->tls;
   t->ssl = NULL;
@@ -183,7 +199,7 @@ void xfer__conn_tls_reset(struct xfer__conn *c) {
   t->plain_out = 0;
   t->plain_in = 0;
   t->verify_result = 0;
-  t->eof = t->handshaken = t->resumed = t->ip_host = t->sending = 0;
+  t->eof = t->handshaken = t->resumed = t->ip_host = t->sending = t->oom = 0;
   t->retries = 0;
   t->host = NULL;
 }
@@ -281,6 +297,7 @@ void xfer__tls_begin(struct xfer_multi *m, struct xfer_easy *e) {
     fail(m, e, rc, &err, fails);
     return;
   }
+  note_oom(c, fails);
   step(m, e);
 }
 
@@ -295,6 +312,13 @@ static void handshake_done(struct xfer_multi *m, struct xfer_easy *e) {
       fail(m, e, rc, &err, fails);
       return;
     }
+  }
+  if (t->oom) {
+    /* A handshake that lost an allocation on the way may have lost a
+     * check with it: never trust it. */
+    err.cause = XFER__TLS_NOMEM;
+    fail(m, e, -ENOMEM, &err, fails);
+    return;
   }
   t->handshaken = 1;
   e->info.t_appconnect = (int64_t)(m->now - e->x.t_start);
@@ -316,6 +340,8 @@ static void step(struct xfer_multi *m, struct xfer_easy *e) {
   unsigned long fails = xfer__tls_alloc_failures();
   struct xfer__tls_err err = {0};
   int rc = t->ctx->vt->handshake(t, &err);
+  if (rc >= 0 || rc == -EAGAIN)
+    note_oom(c, fails);
   flush(m, c);
   if (rc == -EAGAIN) {
     /* Either more ciphertext is needed (the receive is armed) or obuf was
@@ -359,6 +385,7 @@ void xfer__tls_send(struct xfer_multi *m, struct xfer__conn *c) {
         fail(m, e, (int)w, &err, fails);
         return;
       }
+      note_oom(c, fails);
       p += w;
       left -= (size_t)w;
       plain += (size_t)w;
@@ -449,6 +476,8 @@ static void pump(struct xfer_multi *m, struct xfer_easy *e, struct xfer__conn *c
     unsigned long fails = xfer__tls_alloc_failures();
     struct xfer__tls_err err = {0};
     long n = t->ctx->vt->read(t, c->rbuf + c->rlen, c->rcap - c->rlen, &err);
+    if (n > 0 || n == -EAGAIN)
+      note_oom(c, fails);
     if (n > 0) {
       e->x.resp_bytes += (uint64_t)n;
       t->plain_in += (uint64_t)n;

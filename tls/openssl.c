@@ -34,23 +34,17 @@ static BIO_METHOD *bio_method;
 
 static void *o_malloc(size_t n, const char *file, int line) {
   (void)file, (void)line;
-  void *p = xfer__malloc(n);
-  if (!p && n)
-    xfer__tls_note_alloc_failure();
-  return p;
+  return xfer__tls_malloc(n);
 }
 
 static void *o_realloc(void *p, size_t n, const char *file, int line) {
   (void)file, (void)line;
-  void *q = xfer__realloc(p, n);
-  if (!q && n)
-    xfer__tls_note_alloc_failure();
-  return q;
+  return xfer__tls_realloc(p, n);
 }
 
 static void o_free(void *p, const char *file, int line) {
   (void)file, (void)line;
-  xfer__free(p);
+  xfer__tls_free(p);
 }
 
 /* ---- the BIO: ciphertext to and from the connection's buffers ---------- */
@@ -397,6 +391,14 @@ static const char *o_describe(struct xfer__tls_conn *t, char *buf, size_t len) {
   return buf;
 }
 
+/* The thread's error queue (copies of file and function names, a data
+ * buffer kept for reuse) and random generator: OpenSSL frees them when a
+ * thread exits through its own hook, and makes them again on demand. */
+static void o_thread_cleanup(void) {
+  ERR_clear_error();
+  OPENSSL_thread_stop();
+}
+
 static int o_sha256(const void *data, size_t len, unsigned char out[32]) {
   return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
 }
@@ -418,5 +420,6 @@ const struct xfer__tls_lib xfer__tls_openssl = {
     .session_free = o_session_free,
     .peer_spki_sha256 = o_peer_spki_sha256,
     .describe = o_describe,
+    .thread_cleanup = o_thread_cleanup,
     .sha256 = o_sha256,
 };

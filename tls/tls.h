@@ -111,6 +111,10 @@ struct xfer__tls_conn {
   unsigned resumed : 1;
   unsigned ip_host : 1;      /* the host is an IP literal */
   unsigned sending : 1;      /* a SEND of obuf is with the backend */
+  /* An allocation failed inside the library during one of this
+   * connection's calls, even if the call went on: a later failure of the
+   * connection is then reported as out of memory. */
+  unsigned oom : 1;
   unsigned retries;          /* wolfSSL TLS 1.3's "call again" quirk */
   const char *host;          /* for the post-handshake checks */
 };
@@ -150,6 +154,10 @@ struct xfer__tls_lib {
   int (*peer_spki_sha256)(struct xfer__tls_conn *t, unsigned char out[32]);
   /* The protocol and cipher, for verbose output. */
   const char *(*describe)(struct xfer__tls_conn *t, char *buf, size_t len);
+  /* Frees what the library keeps per thread between calls (wolfSSL's
+   * FP_ECC table, OpenSSL's error queue): called when a multi is cleaned
+   * up, so a thread that ends after its multi leaves nothing behind. */
+  void (*thread_cleanup)(void);
   /* SHA-256 of any bytes (the CA blob's part of the pool key). */
   int (*sha256)(const void *data, size_t len, unsigned char out[32]);
 };
@@ -183,6 +191,14 @@ long xfer__tls_push(struct xfer__tls_conn *t, const char *buf, size_t len);
  * after the handshake): keep it in the connection's slot, replacing the old
  * one, or free it. Returns 1 when kept. */
 int xfer__tls_session_new(struct xfer__tls_conn *t, void *session);
+
+/* The allocator the libraries are given: xfer's hooks behind a per-thread
+ * cache of small blocks, which the libraries allocate and free per record.
+ * xfer__tls_trim() hands the calling thread's cached blocks back. */
+void *xfer__tls_malloc(size_t n);
+void *xfer__tls_realloc(void *p, size_t n);
+void xfer__tls_free(void *p);
+void xfer__tls_trim(void);
 
 /* Allocation failures counted by the library's allocator hooks, so that a
  * failed step can be told apart from a protocol error (out of memory). */

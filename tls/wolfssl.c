@@ -15,6 +15,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/memory.h>
@@ -41,21 +42,11 @@
 
 /* ---- allocator hooks -------------------------------------------------- */
 
-static void *w_malloc(size_t n) {
-  void *p = xfer__malloc(n);
-  if (!p && n)
-    xfer__tls_note_alloc_failure();
-  return p;
-}
+static void *w_malloc(size_t n) { return xfer__tls_malloc(n); }
 
-static void w_free(void *p) { xfer__free(p); }
+static void w_free(void *p) { xfer__tls_free(p); }
 
-static void *w_realloc(void *p, size_t n) {
-  void *q = xfer__realloc(p, n);
-  if (!q && n)
-    xfer__tls_note_alloc_failure();
-  return q;
-}
+static void *w_realloc(void *p, size_t n) { return xfer__tls_realloc(p, n); }
 
 /* ---- I/O callbacks ------------------------------------------------------ */
 
@@ -361,6 +352,11 @@ static const char *w_describe(struct xfer__tls_conn *t, char *buf, size_t len) {
   return buf;
 }
 
+/* FP_ECC keeps a per-thread table of precomputed points (about 800 KiB
+ * once the generator's is built); it must be freed by the thread that
+ * made it (wolfSSL issue #1989, curl #3387). */
+static void w_thread_cleanup(void) { wc_ecc_fp_free(); }
+
 static int w_sha256(const void *data, size_t len, unsigned char out[32]) {
   return wc_Sha256Hash(data, (word32)len, out) == 0 ? 0 : -ENOMEM;
 }
@@ -382,5 +378,6 @@ const struct xfer__tls_lib xfer__tls_wolfssl = {
     .session_free = w_session_free,
     .peer_spki_sha256 = w_peer_spki_sha256,
     .describe = w_describe,
+    .thread_cleanup = w_thread_cleanup,
     .sha256 = w_sha256,
 };

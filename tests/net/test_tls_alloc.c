@@ -1,0 +1,90 @@
+/* Memory over HTTPS, on every backend with each TLS library, measured by
+ * tests/probe/tls_alloc_probe.c in a process of its own (OpenSSL takes
+ * allocator hooks only before its first allocation, which in a Criterion
+ * process has already happened: see the probe).
+ *
+ * Steady state: after a warm-up, 1,000 keep-alive HTTPS requests over 8
+ * connections make zero calls to the allocator hooks of
+ * xfer_global_init_mem(), through which the TLS library's allocations go
+ * too. Failure: an HTTPS GET is run again and again with its Nth
+ * allocation failing (the library's own included), N = 1, 2, ... until a
+ * run needs fewer than N; every run ends in success or
+ * XFERE_OUT_OF_MEMORY, and in the ASan build LeakSanitizer checks that
+ * nothing was lost. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "certs.h"
+#include "nginx.h"
+
+static struct ts_certs *certs;
+static struct ts_nginx *ng;
+static char ca[512];
+
+static void setup(void) {
+  certs = ts_certs_make();
+  cr_assert(certs);
+  ts_certs_path(certs, "ca.pem", ca, sizeof ca);
+  char cert[512], key[512];
+  ts_certs_path(certs, "ipsan.pem", cert, sizeof cert);
+  ts_certs_path(certs, "ipsan.key", key, sizeof key);
+  ng = ts_nginx_start_tls(cert, key, NULL);
+  cr_assert(ng);
+}
+
+static void teardown(void) {
+  ts_nginx_stop(ng);
+  ts_certs_free(certs);
+}
+
+TestSuite(tls_alloc, .init = setup, .fini = teardown);
+
+/* Runs the probe with args; returns its first line of output and asserts
+ * it exited 0. */
+static void probe(const char *args, char *out, size_t len) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", XFER_TLS_ALLOC_PROBE, args);
+  FILE *p = popen(cmd, "r");
+  cr_assert(p, "could not run the probe");
+  out[0] = '\0';
+  char line[512];
+  size_t used = 0;
+  while (fgets(line, sizeof line, p)) {
+    size_t n = strlen(line);
+    if (used + n < len) {
+      memcpy(out + used, line, n + 1);
+      used += n;
+    }
+  }
+  int st = pclose(p);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "probe %s: status %d: %s", args, st, out);
+}
+
+Test(tls_alloc, https_keepalive_requests_allocate_nothing, .timeout = 120) {
+  char url[128], args[1024], out[4096];
+  ts_nginx_url(ng, "/small", url, sizeof url);
+  snprintf(args, sizeof args, "steady '%s' '%s' 8 64 1000", url, ca);
+  probe(args, out, sizeof out);
+  long warm = -1, steady = -1, conns = -1;
+  cr_assert_eq(sscanf(out, "warmup_allocs=%ld steady_allocs=%ld new_connections=%ld", &warm,
+                      &steady, &conns),
+               3, "probe said: %s", out);
+  /* A handshake alone makes hundreds: fewer means the TLS library's
+   * allocations do not reach the hooks and the zero below proves nothing. */
+  cr_assert_gt(warm, 8 * 200, "only %ld allocations in the warm-up: %s", warm, out);
+  cr_assert_eq(conns, 0, "steady-state requests opened connections: %s", out);
+  cr_assert_eq(steady, 0, "%ld allocations in 1000 steady-state HTTPS requests", steady);
+}
+
+Test(tls_alloc, every_allocation_of_an_https_get_fails_cleanly, .timeout = 600) {
+  char url[128], args[1024], out[4096];
+  ts_nginx_url(ng, "/1k", url, sizeof url);
+  snprintf(args, sizeof args, "torture '%s' '%s' 1", url, ca);
+  probe(args, out, sizeof out);
+  long n = -1, runs = -1;
+  cr_assert_eq(sscanf(out, "allocations=%ld runs=%ld", &n, &runs), 2, "probe said: %s", out);
+  cr_assert_gt(n, 300, "only %ld allocations: the TLS library is not on the hooks", n);
+  cr_assert_eq(runs, n, "%ld runs for %ld allocation points", runs, n);
+}

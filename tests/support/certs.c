@@ -193,23 +193,6 @@ static void rm_tree(const char *dir)
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Read up to cap-1 bytes of the file's tail into out (NUL-terminated). */
-static void read_tail(const char *path, char *out, size_t cap)
-{
-    out[0] = '\0';
-    FILE *f = fopen(path, "rbe");
-    if (!f)
-        return;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long sz = ftell(f);
-        long from = sz > (long)cap - 1 ? sz - ((long)cap - 1) : 0;
-        if (fseek(f, from, SEEK_SET) == 0) {
-            size_t n = fread(out, 1, cap - 1, f);
-            out[n] = '\0';
-        }
-    }
-    fclose(f);
-}
 
 /* now + delta_s as the GeneralizedTime "YYYYMMDDHHMMSSZ" that "openssl ca"
  * takes for -startdate/-enddate (UTC, so the local zone plays no part). */
@@ -286,7 +269,7 @@ struct ts_certs *ts_certs_make(void)
     int rc = pid < 0 ? -1 : ts_proc_wait(pid, CERTS_GEN_MS);
     if (rc != 0) {
         char tail[2048];
-        read_tail(log, tail, sizeof tail);
+        ts_proc_read_tail(log, tail, sizeof tail);
         fprintf(stderr, "ts_certs: the generator %s (%d)\n%s\n",
                 rc < 0 ? "did not finish in time or could not start" : "failed", rc, tail);
         goto fail;

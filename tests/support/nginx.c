@@ -10,6 +10,7 @@
  * async-signal-safe calls are allowed until exec.
  */
 #include "nginx.h"
+#include "proc.h"
 #include "testserver.h"
 
 #include <arpa/inet.h>
@@ -116,23 +117,6 @@ static int write_pattern_file(const char *path, size_t len)
     return rc;
 }
 
-/* Read up to cap-1 bytes of the file's tail into out (NUL-terminated). */
-static void read_tail(const char *path, char *out, size_t cap)
-{
-    out[0] = '\0';
-    FILE *f = fopen(path, "rbe");
-    if (!f)
-        return;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long sz = ftell(f);
-        long from = sz > (long)cap - 1 ? sz - ((long)cap - 1) : 0;
-        if (fseek(f, from, SEEK_SET) == 0) {
-            size_t n = fread(out, 1, cap - 1, f);
-            out[n] = '\0';
-        }
-    }
-    fclose(f);
-}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -278,66 +262,21 @@ static pid_t spawn(const struct ts_nginx *n)
     snprintf(out, sizeof out, "%s/nginx.out", n->dir);
     const char *bin = nginx_bin();
     char *const argv[] = {(char *)bin, "-e", errlog, "-p", prefix, "-c", conf, NULL};
-    pid_t parent = getpid();
-
-    fflush(NULL); /* so stdio buffers are not written twice */
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("ts_nginx: fork");
+    int o = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (o < 0) {
+        perror("ts_nginx: open nginx.out");
         return -1;
     }
-    if (pid == 0) {
-        /* Child: async-signal-safe calls only. */
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(126); /* parent already gone */
-        int o = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int z = open("/dev/null", O_RDONLY);
-        if (o < 0 || z < 0)
-            _exit(125);
-        dup2(z, 0);
-        dup2(o, 1);
-        dup2(o, 2);
-        close_range(3, ~0u, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        execv(bin, argv);
-        _exit(127);
-    }
-    /* Also from the parent, so a signal sent before the child ran setpgid()
-     * still finds the group (EACCES after exec is harmless). */
-    setpgid(pid, pid);
+    pid_t pid = ts_proc_spawn(argv, NULL, -1, o, o);
+    close(o);
     return pid;
 }
 
-/* Stop pid: SIGTERM, bounded wait, SIGKILL to the group, sweep the group. */
+/* Stop pid: SIGTERM, bounded wait, SIGKILL to the group, sweep the group
+ * (a worker whose master died would keep serving). */
 static void kill_child(pid_t pid)
 {
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    bool reaped = false;
-    int64_t deadline = now_ms() + NGX_STOP_MS;
-    for (int turn = 0; turn < 10000 && now_ms() < deadline; turn++) {
-        pid_t w = waitpid(pid, NULL, WNOHANG);
-        if (w == pid || (w < 0 && errno == ECHILD)) {
-            reaped = true;
-            break;
-        }
-        msleep(5);
-    }
-    kill(-pid, SIGKILL);
-    if (!reaped) {
-        /* SIGKILL cannot be ignored: this wait ends. */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    /* A worker whose master died would keep serving; the pgid stays
-     * reserved while any member lives, so this cannot hit a stranger. */
-    kill(-pid, SIGKILL);
+    ts_proc_stop(pid, NGX_STOP_MS);
 }
 
 /* A path nginx.conf can carry in double quotes as it is: nginx would expand
@@ -450,7 +389,7 @@ static struct ts_nginx *start(const char *cert_pem, const char *key_pem, const c
             pid_t w = waitpid(n->pid, &st, WNOHANG);
             if (w == n->pid) {
                 char tail[2048];
-                read_tail(errlog, tail, sizeof tail);
+                ts_proc_read_tail(errlog, tail, sizeof tail);
                 n->pid = -1;
                 if (strstr(tail, "Address already in use")) {
                     lost_race = true;
@@ -458,7 +397,7 @@ static struct ts_nginx *start(const char *cert_pem, const char *key_pem, const c
                 }
                 char out[1024], outp[PATH_MAX + 32];
                 snprintf(outp, sizeof outp, "%s/nginx.out", n->dir);
-                read_tail(outp, out, sizeof out);
+                ts_proc_read_tail(outp, out, sizeof out);
                 fprintf(stderr, "ts_nginx: nginx exited (status %d) during start\n%s%s\n",
                         WIFEXITED(st) ? WEXITSTATUS(st) : -1, tail, out);
                 goto fail;
@@ -474,7 +413,7 @@ static struct ts_nginx *start(const char *cert_pem, const char *key_pem, const c
             continue;
         }
         char tail[2048];
-        read_tail(errlog, tail, sizeof tail);
+        ts_proc_read_tail(errlog, tail, sizeof tail);
         fprintf(stderr, "ts_nginx: nginx did not answer on 127.0.0.1:%u within %d ms\n%s\n",
                 (unsigned)n->port, NGX_READY_MS, tail);
         goto fail;

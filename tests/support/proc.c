@@ -246,3 +246,20 @@ int ts_proc_run(char *const argv[], const char *cwd, char *out, size_t outlen, i
     int64_t left = deadline - now_ms();
     return ts_proc_wait(pid, left > 0 ? (int)left : 0);
 }
+
+void ts_proc_read_tail(const char *path, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long sz = ftell(f);
+        long from = sz > (long)cap - 1 ? sz - ((long)cap - 1) : 0;
+        if (fseek(f, from, SEEK_SET) == 0) {
+            size_t n = fread(out, 1, cap - 1, f);
+            out[n] = '\0';
+        }
+    }
+    fclose(f);
+}

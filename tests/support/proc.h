@@ -44,4 +44,8 @@ void ts_proc_stop(pid_t pid, int grace_ms);
  */
 int ts_proc_run(char *const argv[], const char *cwd, char *out, size_t outlen, int timeout_ms);
 
+/* The last cap-1 bytes of the file at path into out (NUL-terminated; empty
+ * when it cannot be read): the tail of a child's log, for a message. */
+void ts_proc_read_tail(const char *path, char *out, size_t cap);
+
 #endif

@@ -20,16 +20,9 @@ static struct xfer_slist *resolve;
 static char ca[512];
 
 static void up(const char *leaf, const char *extra) {
-  char cert[512], key[512], file[64];
   certs = ts_certs_make();
   cr_assert(certs, "could not make the test certificates");
-  ts_certs_path(certs, "ca.pem", ca, sizeof ca);
-  snprintf(file, sizeof file, "%s.pem", leaf);
-  ts_certs_path(certs, file, cert, sizeof cert);
-  snprintf(file, sizeof file, "%s.key", leaf);
-  ts_certs_path(certs, file, key, sizeof key);
-  ng = ts_nginx_start_tls(cert, key, extra);
-  cr_assert(ng, "could not start nginx with TLS");
+  ng = xt_tls_nginx(certs, leaf, extra, ca, sizeof ca);
   /* Every name the certificates carry goes to the server's address. */
   static const char *const names[] = {"localhost", "good.example.test", "wrong.example.test",
                                       "a.example.test", "a.b.example.test"};
@@ -177,11 +170,7 @@ Test(tls, post_body_arrives_whole) {
 static void expect_verdict(const char *leaf, const char *host, xfer_code code,
                            const char *reason) {
   up(leaf, NULL);
-  char cert[512], key[512];
-  ts_certs_path(certs, "good.pem", cert, sizeof cert);
-  ts_certs_path(certs, "good.key", key, sizeof key);
-  struct ts_nginx *good = ts_nginx_start_tls(cert, key, NULL);
-  cr_assert(good);
+  struct ts_nginx *good = xt_tls_nginx(certs, "good", NULL, NULL, 0);
   struct xt_req r[2];
   req(&r[0], host, "/small");
   char url[256];

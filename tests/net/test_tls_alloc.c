@@ -21,6 +21,7 @@
 
 #include "certs.h"
 #include "nginx.h"
+#include "xtest.h"
 
 static struct ts_certs *certs;
 static struct ts_nginx *ng;
@@ -29,12 +30,7 @@ static char ca[512];
 static void setup(void) {
   certs = ts_certs_make();
   cr_assert(certs);
-  ts_certs_path(certs, "ca.pem", ca, sizeof ca);
-  char cert[512], key[512];
-  ts_certs_path(certs, "ipsan.pem", cert, sizeof cert);
-  ts_certs_path(certs, "ipsan.key", key, sizeof key);
-  ng = ts_nginx_start_tls(cert, key, NULL);
-  cr_assert(ng);
+  ng = xt_tls_nginx(certs, "ipsan", NULL, ca, sizeof ca);
 }
 
 static void teardown(void) {

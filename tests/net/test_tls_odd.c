@@ -21,12 +21,7 @@ static char ca[512];
 static void setup(void) {
   certs = ts_certs_make();
   cr_assert(certs);
-  ts_certs_path(certs, "ca.pem", ca, sizeof ca);
-  char cert[512], key[512];
-  ts_certs_path(certs, "good.pem", cert, sizeof cert);
-  ts_certs_path(certs, "good.key", key, sizeof key);
-  ng = ts_nginx_start_tls(cert, key, NULL);
-  cr_assert(ng);
+  ng = xt_tls_nginx(certs, "good", NULL, ca, sizeof ca);
   multi = xt_multi();
 }
 
@@ -38,9 +33,11 @@ static void teardown(void) {
 
 TestSuite(tls_odd, .init = setup, .fini = teardown);
 
-/* Runs one transfer against the odd server in `mode` beside a sibling
- * GET of nginx's /64k; returns the odd transfer's result and body. */
-static void run_odd(const char *mode, xfer_code want, size_t want_len) {
+/* Runs one transfer against the odd server in `mode` (with the cipher
+ * list `ciphers` when not NULL) beside a sibling GET of nginx's /64k, and
+ * checks the odd transfer's code and body length. */
+static void run_odd_with(const char *mode, const char *ciphers, xfer_code want,
+                         size_t want_len) {
   cr_assert(ts_odd_available(), "python3 is needed for the odd TLS servers");
   struct ts_odd *odd = ts_odd_start(mode, ts_certs_dir(certs));
   cr_assert(odd, "could not start the %s server", mode);
@@ -53,6 +50,8 @@ static void run_odd(const char *mode, xfer_code want, size_t want_len) {
   xt_req_init(&r[0], url);
   xfer_easy_setopt(r[0].e, XFEROPT_CAINFO, ca);
   xfer_easy_setopt(r[0].e, XFEROPT_RESOLVE, resolve);
+  if (ciphers)
+    xfer_easy_setopt(r[0].e, XFEROPT_SSL_CIPHER_LIST, ciphers);
   ts_nginx_url_host(ng, NULL, "/64k", url, sizeof url);
   xt_req_init(&r[1], url);
   xfer_easy_setopt(r[1].e, XFEROPT_CAINFO, ca);
@@ -70,6 +69,10 @@ static void run_odd(const char *mode, xfer_code want, size_t want_len) {
   }
   xfer_slist_free_all(resolve);
   ts_odd_stop(odd);
+}
+
+static void run_odd(const char *mode, xfer_code want, size_t want_len) {
+  run_odd_with(mode, NULL, want, want_len);
 }
 
 /* RFC 8446 section 6.1: without close_notify, the end of a body that only
@@ -122,23 +125,5 @@ Test(tls_odd, anonymous_cipher_server_is_refused) {
 /* The same with the application's own cipher list: anonymous suites stay
  * out whatever it says. */
 Test(tls_odd, anonymous_cipher_refused_even_when_the_list_asks_for_all) {
-  cr_assert(ts_odd_available());
-  struct ts_odd *odd = ts_odd_start("anon", ts_certs_dir(certs));
-  cr_assert(odd);
-  char url[128], line[64];
-  snprintf(url, sizeof url, "https://localhost:%u/x", (unsigned)ts_odd_port(odd));
-  snprintf(line, sizeof line, "localhost:%u:127.0.0.1", (unsigned)ts_odd_port(odd));
-  struct xfer_slist *resolve = xfer_slist_append(NULL, line);
-  struct xt_req r;
-  xt_req_init(&r, url);
-  xfer_easy_setopt(r.e, XFEROPT_CAINFO, ca);
-  xfer_easy_setopt(r.e, XFEROPT_RESOLVE, resolve);
-  xfer_easy_setopt(r.e, XFEROPT_SSL_CIPHER_LIST, "ALL");
-  xt_run(multi, &r, 1, 20000);
-  cr_assert_eq(r.result, XFERE_SSL_CONNECT_ERROR, "code %d (%s)", r.result, r.err);
-  cr_assert_eq(r.body.len, 0);
-  xfer_multi_remove_handle(multi, r.e);
-  xt_req_free(&r);
-  xfer_slist_free_all(resolve);
-  ts_odd_stop(odd);
+  run_odd_with("anon", "ALL", XFERE_SSL_CONNECT_ERROR, 0);
 }

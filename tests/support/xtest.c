@@ -1,7 +1,10 @@
 /* See xtest.h. */
 #include "xtest.h"
+#include "certs.h"
+#include "nginx.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -115,4 +118,18 @@ void xt_assert_pattern(const struct xt_buf *b, size_t n) {
   ts_pattern(0, want, n);
   cr_assert(memcmp(b->data ? b->data : "", want, n) == 0, "body bytes differ from the pattern");
   free(want);
+}
+
+struct ts_nginx *xt_tls_nginx(const struct ts_certs *c, const char *leaf, const char *extra,
+                              char *ca, size_t calen) {
+  char cert[512], key[512], file[64];
+  snprintf(file, sizeof file, "%s.pem", leaf);
+  ts_certs_path(c, file, cert, sizeof cert);
+  snprintf(file, sizeof file, "%s.key", leaf);
+  ts_certs_path(c, file, key, sizeof key);
+  if (ca)
+    ts_certs_path(c, "ca.pem", ca, calen);
+  struct ts_nginx *n = ts_nginx_start_tls(cert, key, extra);
+  cr_assert(n, "could not start nginx with TLS serving %s", leaf);
+  return n;
 }

@@ -54,6 +54,14 @@ void xt_env_down(struct ts_server *srv, xfer_multi *multi);
 /* Asserts that b holds exactly ts_pattern(0..n). */
 void xt_assert_pattern(const struct xt_buf *b, size_t n);
 
+struct ts_certs;
+struct ts_nginx;
+/* nginx with TLS serving c's LEAF.pem and LEAF.key (server_extra as for
+ * ts_nginx_start_tls()); when ca is not NULL it gets the path of c's test
+ * CA. Asserts that nginx started. */
+struct ts_nginx *xt_tls_nginx(const struct ts_certs *c, const char *leaf, const char *extra,
+                              char *ca, size_t calen);
+
 /* Milliseconds on the monotonic clock. */
 uint64_t xt_now_ms(void);
 

@@ -87,47 +87,38 @@ static void unlink_idle(struct xfer__pool *p, struct xfer__conn *c) {
   }
 }
 
-int xfer__conn_reserve(struct xfer__conn *c, size_t need) {
-  if (c->rcap - c->rlen >= need)
+/* Makes room for need more bytes after *len in a buffer whose bytes before
+ * *pos are consumed: compacts first, then doubles (from `initial` when the
+ * buffer is not there yet). */
+static int reserve(char **buf, size_t *cap, size_t *len, size_t *pos, size_t need,
+                   size_t initial) {
+  if (*cap - *len >= need)
     return 0;
-  if (c->rpos) {
-    memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
-    c->rlen -= c->rpos;
-    c->rpos = 0;
-    if (c->rcap - c->rlen >= need)
+  if (*pos) {
+    memmove(*buf, *buf + *pos, *len - *pos);
+    *len -= *pos;
+    *pos = 0;
+    if (*cap - *len >= need)
       return 0;
   }
-  size_t ncap = c->rcap;
-  while (ncap - c->rlen < need)
+  size_t ncap = *cap ? *cap : initial;
+  while (ncap - *len < need)
     ncap *= 2;
-  char *nb = xfer__realloc(c->rbuf, ncap);
+  char *nb = xfer__realloc(*buf, ncap);
   if (!nb)
     return -ENOMEM;
-  c->rbuf = nb;
-  c->rcap = ncap;
+  *buf = nb;
+  *cap = ncap;
   return 0;
+}
+
+int xfer__conn_reserve(struct xfer__conn *c, size_t need) {
+  return reserve(&c->rbuf, &c->rcap, &c->rlen, &c->rpos, need, XFER__CONN_RBUF);
 }
 
 int xfer__conn_tls_reserve(struct xfer__conn *c, size_t need) {
   struct xfer__tls_conn *t = &c->tls;
-  if (t->icap - t->ilen >= need)
-    return 0;
-  if (t->ipos) {
-    memmove(t->ibuf, t->ibuf + t->ipos, t->ilen - t->ipos);
-    t->ilen -= t->ipos;
-    t->ipos = 0;
-    if (t->icap - t->ilen >= need)
-      return 0;
-  }
-  size_t ncap = t->icap ? t->icap : XFER__CONN_RBUF;
-  while (ncap - t->ilen < need)
-    ncap *= 2;
-  char *nb = xfer__realloc(t->ibuf, ncap);
-  if (!nb)
-    return -ENOMEM;
-  t->ibuf = nb;
-  t->icap = ncap;
-  return 0;
+  return reserve(&t->ibuf, &t->icap, &t->ilen, &t->ipos, need, XFER__CONN_RBUF);
 }
 
 /* Copies a backend buffer's bytes into the connection's own input (rbuf,

@@ -321,6 +321,7 @@ static void handshake_done(struct xfer_multi *m, struct xfer_easy *e) {
     return;
   }
   t->handshaken = 1;
+  t->host = NULL; /* it points into the transfer's URL, which the connection outlives */
   e->info.t_appconnect = (int64_t)(m->now - e->x.t_start);
   e->info.ssl_verifyresult = t->verify_result;
   e->info.tls_backend = t->ctx->vt->id;

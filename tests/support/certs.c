@@ -178,20 +178,6 @@ static const char *const expected_files[] = {
     "selfsigned.pem", "selfsigned.key", "client.pem",   "client.key",     "client-enc.key",
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-    if (dir[0])
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 
 /* now + delta_s as the GeneralizedTime "YYYYMMDDHHMMSSZ" that "openssl ca"
@@ -286,7 +272,7 @@ struct ts_certs *ts_certs_make(void)
     return c;
 
 fail:
-    rm_tree(c->dir);
+    ts_proc_rm_tree(c->dir);
     free(c);
     return NULL;
 }
@@ -295,7 +281,7 @@ void ts_certs_free(struct ts_certs *c)
 {
     if (!c)
         return;
-    rm_tree(c->dir);
+    ts_proc_rm_tree(c->dir);
     free(c);
 }
 

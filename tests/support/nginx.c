@@ -118,20 +118,6 @@ static int write_pattern_file(const char *path, size_t len)
 }
 
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-    if (dir[0])
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int write_conf(const struct ts_nginx *n, const char *token, const char *extra)
 {
@@ -422,7 +408,7 @@ static struct ts_nginx *start(const char *cert_pem, const char *key_pem, const c
 
 fail:
     kill_child(n->pid);
-    rm_tree(n->dir);
+    ts_proc_rm_tree(n->dir);
     free(n);
     return NULL;
 }
@@ -453,7 +439,7 @@ void ts_nginx_stop(struct ts_nginx *n)
     if (!n)
         return;
     kill_child(n->pid);
-    rm_tree(n->dir);
+    ts_proc_rm_tree(n->dir);
     free(n);
 }
 

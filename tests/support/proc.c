@@ -18,7 +18,9 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <ftw.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -262,4 +264,19 @@ void ts_proc_read_tail(const char *path, char *out, size_t cap)
         }
     }
     fclose(f);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void ts_proc_rm_tree(const char *dir)
+{
+    if (dir[0])
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

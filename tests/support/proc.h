@@ -48,4 +48,8 @@ int ts_proc_run(char *const argv[], const char *cwd, char *out, size_t outlen, i
  * when it cannot be read): the tail of a child's log, for a message. */
 void ts_proc_read_tail(const char *path, char *out, size_t cap);
 
+/* Removes dir and everything below it (a private mkdtemp() directory);
+ * an empty path is a no-op. */
+void ts_proc_rm_tree(const char *dir);
+
 #endif

@@ -387,7 +387,54 @@ static void ca_as_blob(xfer_easy *e) {
   xfer_easy_setopt(e, XFEROPT_CAINFO, NULL);
 }
 
+/* The same CA under another file name: the key compares settings, not
+ * what they happen to contain (curl's CVE-2021-22924 was a case-blind
+ * comparison of such paths). */
+static void ca_copy(xfer_easy *e) {
+  char copy[600], cmd[1400];
+  snprintf(copy, sizeof copy, "%s/ca-copy.pem", ts_certs_dir(certs));
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", ca, copy);
+  cr_assert_eq(system(cmd), 0);
+  xfer_easy_setopt(e, XFEROPT_CAINFO, copy);
+}
+static void ca_path(xfer_easy *e) {
+  char dir[600], cmd[2600];
+  snprintf(dir, sizeof dir, "%s/capath", ts_certs_dir(certs));
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s/' && openssl rehash '%s'", dir, ca, dir,
+           dir);
+  cr_assert_eq(system(cmd), 0);
+  xfer_easy_setopt(e, XFEROPT_CAINFO, NULL);
+  xfer_easy_setopt(e, XFEROPT_CAPATH, dir);
+}
+static void pinned(xfer_easy *e) {
+  char leaf[512], pin[128];
+  ts_certs_path(certs, "good.pem", leaf, sizeof leaf);
+  cr_assert_eq(ts_certs_spki_sha256(certs, leaf, pin, sizeof pin), 0);
+  cr_assert_eq(xfer_easy_setopt(e, XFEROPT_PINNEDPUBLICKEY, pin), XFERE_OK);
+}
+static void tls13_suites(xfer_easy *e) {
+  xfer_easy_setopt(e, XFEROPT_TLS13_CIPHERS,
+                   expected_backend() == XFERSSLBACKEND_WOLFSSL ? "TLS13-AES256-GCM-SHA384"
+                                                                : "TLS_AES_256_GCM_SHA384");
+}
+/* The server does not ask for it, so the connection works either way. */
+static void client_cert(xfer_easy *e) {
+  char cert[512], key[512];
+  ts_certs_path(certs, "client.pem", cert, sizeof cert);
+  ts_certs_path(certs, "client-enc.key", key, sizeof key);
+  xfer_easy_setopt(e, XFEROPT_SSLCERT, cert);
+  xfer_easy_setopt(e, XFEROPT_SSLKEY, key);
+  xfer_easy_setopt(e, XFEROPT_KEYPASSWD, TS_CERTS_CLIENT_PASS);
+}
+static void no_sessions(xfer_easy *e) { xfer_easy_setopt(e, XFEROPT_SSL_SESSIONID_CACHE, 0L); }
+
 Test(tls, pool_key_verifypeer) { expect_new_connection(no_verify); }
+Test(tls, pool_key_ca_file) { expect_new_connection(ca_copy); }
+Test(tls, pool_key_ca_path) { expect_new_connection(ca_path); }
+Test(tls, pool_key_pinned_key) { expect_new_connection(pinned); }
+Test(tls, pool_key_tls13_suites) { expect_new_connection(tls13_suites); }
+Test(tls, pool_key_client_certificate) { expect_new_connection(client_cert); }
+Test(tls, pool_key_session_cache) { expect_new_connection(no_sessions); }
 Test(tls, pool_key_verifyhost) { expect_new_connection(no_verifyhost); }
 Test(tls, pool_key_cipher_list) { expect_new_connection(other_ciphers); }
 Test(tls, pool_key_version) { expect_new_connection(max_tls12); }

@@ -254,8 +254,13 @@ void xfer__tls_arm_recv(struct xfer_multi *m, struct xfer__conn *c) {
     return;
   /* Nothing is armed, so the input may move: compact it, and make sure a
    * receive has room (the buffer holds one partial record at most). */
-  if (xfer__conn_tls_reserve(c, t->icap - t->ilen > 4096 ? 1 : 4096) < 0)
-    return; /* the next receive completion reports it */
+  if (xfer__conn_tls_reserve(c, t->icap - t->ilen > 4096 ? 1 : 4096) < 0) {
+    /* No receive could be armed: end the transfer now rather than let it
+     * wait for bytes it cannot take. */
+    if (c->owner)
+      xfer__transfer_fail(m, c->owner, XFERE_OUT_OF_MEMORY, "Out of memory for TLS input");
+    return;
+  }
   c->rx.kind = XFER__OP_RECV;
   c->rx.flags = XFER__OPF_MULTISHOT;
   c->rx.buf = t->ibuf + t->ilen;

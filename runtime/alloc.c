@@ -21,6 +21,11 @@ void xfer__alloc_set(xfer_malloc_callback m, xfer_free_callback f, xfer_realloc_
   hook_calloc = c;
 }
 
+void xfer__alloc_get(xfer_malloc_callback *m, xfer_free_callback *f) {
+  *m = hook_malloc;
+  *f = hook_free;
+}
+
 void *xfer__malloc(size_t size) { return hook_malloc(size); }
 
 void *xfer__calloc(size_t nmemb, size_t size) { return hook_calloc(nmemb, size); }

@@ -20,5 +20,8 @@ void xfer__free(void *ptr);
 #include "xfer/xfer.h"
 void xfer__alloc_set(xfer_malloc_callback m, xfer_free_callback f, xfer_realloc_callback r,
                      xfer_strdup_callback s, xfer_calloc_callback c);
+/* The hooks in force now: the TLS layer keeps the pair it started with, so
+ * that the TLS libraries free with the allocator they allocated with. */
+void xfer__alloc_get(xfer_malloc_callback *m, xfer_free_callback *f);
 
 #endif

@@ -141,6 +141,7 @@ struct xfer__transfer {
   unsigned idempotent : 1;
   unsigned retried : 1;
   unsigned reused_conn : 1;
+  unsigned req_on_wire : 1; /* some ciphertext of the request was sent */
   unsigned want_fresh : 1;
   unsigned head_done : 1;
   unsigned deliver_body : 1; /* 0 for a 3xx that is being followed */

@@ -147,6 +147,7 @@ static void reset_response(struct xfer_easy *e) {
   x->req_sent = 0;
   x->body_sent = 0;
   x->body_eof = 0;
+  x->req_on_wire = 0;
   x->deliver_body = 1;
   memset(&x->head, 0, sizeof x->head);
 }
@@ -503,7 +504,7 @@ int xfer__transfer_can_retry(const struct xfer_easy *e) {
     return 0;
   /* RFC 9110 section 9.2.2: a non-idempotent request is retried only when
    * none of it reached the wire, and a callback body cannot be replayed. */
-  if (x->req_sent && (!x->idempotent || x->body_from_cb))
+  if ((x->req_sent || x->req_on_wire) && (!x->idempotent || x->body_from_cb))
     return 0;
   return 1;
 }

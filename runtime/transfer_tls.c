@@ -21,9 +21,10 @@
 #define TLS_IBUF (32u * 1024u)
 #define TLS_OBUF (16384u + 4096u)
 /* What one record adds to its plaintext, with room to spare: 5 bytes of
- * header, an 8-byte explicit nonce (TLS 1.2 GCM), a 16-byte tag and the
- * TLS 1.3 content type. */
-#define RECORD_OVERHEAD 64u
+ * header, an 8-byte explicit nonce and a 16-byte tag (TLS 1.2 GCM), the
+ * TLS 1.3 content type; a CBC suite an application asks for adds up to 85
+ * (IV, HMAC-SHA384, padding). */
+#define RECORD_OVERHEAD 256u
 #define RECORD_MAX 16384u
 
 /* ---- contexts ----------------------------------------------------------- */
@@ -199,19 +200,21 @@ void xfer__conn_tls_reset(struct xfer__conn *c) {
   t->plain_out = 0;
   t->plain_in = 0;
   t->verify_result = 0;
+  t->pending_session = NULL;
   t->eof = t->handshaken = t->resumed = t->ip_host = t->sending = t->oom = 0;
   t->retries = 0;
   t->host = NULL;
 }
 
 int xfer__conn_tls_busy(const struct xfer__conn *c) {
-  const struct xfer__tls_conn *t = &c->tls;
+  struct xfer__tls_conn *t = (struct xfer__tls_conn *)&c->tls;
   if (!t->ssl)
     return 0;
-  /* Ciphertext past the response, or bytes still to send: the exchange is
-   * not over, so the connection cannot serve another request. */
+  /* Bytes past the response, ciphertext or already decrypted inside the
+   * library, or bytes still to send: the exchange is not over, and the
+   * next request would read them as its answer. */
   return t->ipos < t->ilen || (t->view && t->vpos < t->vlen) || t->opos < t->olen ||
-         !t->handshaken;
+         !t->handshaken || t->ctx->vt->pending(t);
 }
 
 void xfer__conn_tls_close(struct xfer_multi *m, struct xfer__conn *c) {
@@ -230,6 +233,8 @@ void xfer__conn_tls_close(struct xfer_multi *m, struct xfer__conn *c) {
       (void)send(c->fd, t->obuf, t->olen, MSG_DONTWAIT | MSG_NOSIGNAL);
   }
   vt->conn_free(t);
+  if (t->pending_session)
+    vt->session_free(t->pending_session);
   xfer__conn_tls_reset(c);
 }
 
@@ -327,6 +332,13 @@ static void handshake_done(struct xfer_multi *m, struct xfer_easy *e) {
   }
   t->handshaken = 1;
   t->host = NULL; /* it points into the transfer's URL, which the connection outlives */
+  if (t->pending_session) {
+    /* Every check passed: the session may now be offered again. */
+    void *s = t->pending_session;
+    t->pending_session = NULL;
+    if (!xfer__tls_session_new(t, s))
+      t->ctx->vt->session_free(s);
+  }
   e->info.t_appconnect = (int64_t)(m->now - e->x.t_start);
   e->info.ssl_verifyresult = t->verify_result;
   e->info.tls_backend = t->ctx->vt->id;
@@ -422,6 +434,10 @@ static long sent(struct xfer_multi *m, struct xfer__conn *c, int32_t res) {
   t->sending = 0;
   if (res < 0)
     return res;
+  /* Records of the request may be on the wire before the whole of obuf
+   * is: from here a replay is no longer safe for every method. */
+  if (res > 0 && t->plain_out && c->owner)
+    c->owner->x.req_on_wire = 1;
   t->opos += (size_t)res;
   if (t->opos < t->olen) {
     flush(m, c);
@@ -516,6 +532,10 @@ void xfer__tls_received(struct xfer_multi *m, struct xfer_easy *e, const struct 
   if (res < 0) {
     if (en->flags & XFER__CF_BUF)
       m->be->vt->release_buf(m->be, en->buf);
+    if (e->x.state == XFER__ST_TLS && res == -ENOMEM) {
+      xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory receiving the TLS handshake");
+      return;
+    }
     if (e->x.state == XFER__ST_TLS) {
       xfer__transfer_fail(m, e, XFERE_SSL_CONNECT_ERROR,
                           "Connection to %s lost during the TLS handshake: %s", e->x.url->host,

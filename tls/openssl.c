@@ -360,6 +360,8 @@ static long o_write(struct xfer__tls_conn *t, const char *buf, size_t len,
                         ossl_reason(why, sizeof why));
 }
 
+static int o_pending(struct xfer__tls_conn *t) { return SSL_has_pending(t->ssl); }
+
 static void o_close_notify(struct xfer__tls_conn *t) {
   ERR_clear_error();
   (void)SSL_shutdown(t->ssl);
@@ -415,6 +417,7 @@ const struct xfer__tls_lib xfer__tls_openssl = {
     .handshake = o_handshake,
     .read = o_read,
     .write = o_write,
+    .pending = o_pending,
     .close_notify = o_close_notify,
     .conn_free = o_conn_free,
     .session_free = o_session_free,

@@ -36,7 +36,12 @@ static const struct xfer__tls_lib *wanted;
 static const struct xfer__tls_lib *active;
 /* Why there is no library, when the choice failed. */
 static const char *no_lib_why;
-static atomic_ulong alloc_failures;
+/* The allocator the library was started with. */
+static xfer_malloc_callback lib_malloc = malloc;
+static xfer_free_callback lib_free = free;
+/* Per thread: a library allocates on the thread that calls it, so another
+ * thread's failure never taints this thread's step. */
+static _Thread_local unsigned long alloc_failures;
 
 static const struct xfer__tls_lib *by_name(const char *name) {
   for (size_t i = 0; i < NLIBS; i++)
@@ -75,6 +80,9 @@ static const struct xfer__tls_lib *choose_locked(void) {
     no_lib_why = "this build of xfer has no TLS library";
     return NULL;
   }
+  /* The library allocates with the hooks in force now, for as long as it
+   * lives (OpenSSL frees its globals at exit, after any global cleanup). */
+  xfer__alloc_get(&lib_malloc, &lib_free);
   if (lib->init() < 0) {
     no_lib_why = "the TLS library failed to initialise";
     return NULL;
@@ -203,18 +211,22 @@ long xfer__tls_push(struct xfer__tls_conn *t, const char *buf, size_t len) {
 }
 
 int xfer__tls_session_new(struct xfer__tls_conn *t, void *session) {
-  if (!t->session_slot || !t->ctx || !t->ctx->sessions || !active)
+  if (!t->session_slot || !t->ctx || !t->ctx->sessions)
     return 0;
-  void *old = *t->session_slot;
-  *t->session_slot = session;
+  /* A TLS 1.2 session is handed over inside the handshake, before xfer's
+   * own checks (pin, allocation failures) have passed: it waits on the
+   * connection and joins the origin only once they have. */
+  void **slot = t->handshaken ? t->session_slot : &t->pending_session;
+  void *old = *slot;
+  *slot = session;
   if (old)
-    active->session_free(old);
+    t->ctx->vt->session_free(old);
   return 1;
 }
 
-unsigned long xfer__tls_alloc_failures(void) { return atomic_load(&alloc_failures); }
+unsigned long xfer__tls_alloc_failures(void) { return alloc_failures; }
 
-void xfer__tls_note_alloc_failure(void) { atomic_fetch_add(&alloc_failures, 1); }
+void xfer__tls_note_alloc_failure(void) { alloc_failures++; }
 
 int xfer__tls_fail(struct xfer__tls_err *err, enum xfer__tls_cause cause, int rc,
                    const char *fmt, ...) {
@@ -361,6 +373,10 @@ int xfer__tls_check_pin(struct xfer__tls_conn *t, const char *pins, struct xfer_
 #define CLASSES 4
 #define PER_CLASS 64 /* bounds what a thread keeps: 64 * (64+128+256+512) B */
 #define HEADER 16u
+/* In the header's first word with the class: a block freed to us that
+ * lacks it was not allocated by us (a library used before xfer started it),
+ * and goes back to libc. */
+#define MAGIC ((size_t)0x78746c7300000000ull)
 
 static const size_t class_size[CLASSES] = {64, 128, 256, 512};
 
@@ -377,7 +393,7 @@ static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static void cache_drop(struct block_cache *bc) {
   for (int c = 0; c < CLASSES; c++) {
     while (bc->n[c])
-      xfer__free(bc->blocks[c][--bc->n[c]]);
+      lib_free(bc->blocks[c][--bc->n[c]]);
   }
 }
 
@@ -398,14 +414,14 @@ void *xfer__tls_malloc(size_t n) {
   if (c >= 0 && cache.n[c]) {
     b = cache.blocks[c][--cache.n[c]];
   } else {
-    b = xfer__malloc(HEADER + (c >= 0 ? class_size[c] : n));
+    b = lib_malloc(HEADER + (c >= 0 ? class_size[c] : n));
     if (!b) {
       xfer__tls_note_alloc_failure();
       return NULL;
     }
   }
   /* The class, or CLASSES and the size for a block that is not cached. */
-  ((size_t *)(void *)b)[0] = c >= 0 ? (size_t)c : CLASSES;
+  ((size_t *)(void *)b)[0] = MAGIC | (c >= 0 ? (size_t)c : CLASSES);
   ((size_t *)(void *)b)[1] = n;
   return b + HEADER;
 }
@@ -414,7 +430,12 @@ void xfer__tls_free(void *p) {
   if (!p)
     return;
   char *b = (char *)p - HEADER;
-  size_t c = ((size_t *)(void *)b)[0];
+  size_t w = ((size_t *)(void *)b)[0];
+  if ((w & ~(size_t)0xff) != MAGIC) {
+    free(p);
+    return;
+  }
+  size_t c = w & 0xff;
   if (c < CLASSES && cache.n[c] < PER_CLASS) {
     if (!cache.registered) {
       /* Blocks kept by a thread go back when it exits. */
@@ -425,14 +446,14 @@ void xfer__tls_free(void *p) {
     cache.blocks[c][cache.n[c]++] = b;
     return;
   }
-  xfer__free(b);
+  lib_free(b);
 }
 
 void *xfer__tls_realloc(void *p, size_t n) {
   if (!p)
     return xfer__tls_malloc(n);
   char *b = (char *)p - HEADER;
-  size_t c = ((size_t *)(void *)b)[0];
+  size_t c = ((size_t *)(void *)b)[0] & 0xff;
   size_t old = ((size_t *)(void *)b)[1];
   if (c < CLASSES && n <= class_size[c]) {
     ((size_t *)(void *)b)[1] = n;

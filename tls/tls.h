@@ -106,6 +106,7 @@ struct xfer__tls_conn {
   size_t plain_out;          /* plaintext bytes behind the records in obuf */
   uint64_t plain_in;         /* plaintext bytes read since the handshake */
   long verify_result;
+  void *pending_session;     /* handed over during the handshake, not yet trusted */
   unsigned eof : 1;          /* the peer's FIN was seen: pull() says end */
   unsigned handshaken : 1;
   unsigned resumed : 1;
@@ -146,6 +147,8 @@ struct xfer__tls_lib {
   /* Encrypts len bytes (at most one record's worth) into obuf; the caller
    * leaves room for them. len, or -errno. */
   long (*write)(struct xfer__tls_conn *t, const char *buf, size_t len, struct xfer__tls_err *err);
+  /* Whether the library holds decrypted bytes not yet read. */
+  int (*pending)(struct xfer__tls_conn *t);
   /* Queues close_notify into obuf, best effort. */
   void (*close_notify)(struct xfer__tls_conn *t);
   void (*conn_free)(struct xfer__tls_conn *t);

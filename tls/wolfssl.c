@@ -28,11 +28,13 @@
  * 0.19 GB/s with AES-128-GCM. AEAD suites with forward secrecy only; an
  * explicit list is what keeps Debian's default (which includes ADH, NULL and
  * RC4 suites) out. */
-#define DEFAULT_CIPHERS                                                         \
-  "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:" \
-  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                   \
-  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                   \
+#define DEFAULT_TLS13 \
+  "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384"
+#define DEFAULT_TLS12                                          \
+  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
   "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+#define DEFAULT_CIPHERS DEFAULT_TLS13 ":" DEFAULT_TLS12
 #define NEVER ":!aNULL:!eNULL"
 
 /* wolfSSL's TLS 1.3 client can return -1 from wolfSSL_connect() with no
@@ -162,11 +164,25 @@ static int w_ctx_new(struct xfer__tls_ctx *ctx, const struct xfer__tls_config *c
     rc = xfer__tls_fail(err, XFER__TLS_CONNECT, -EINVAL, "unsupported TLS version range");
     goto fail;
   }
-  /* One list serves TLS 1.2 and 1.3 in wolfSSL: the 1.3 suites lead. */
+  /* One list serves TLS 1.2 and 1.3 in wolfSSL: the 1.3 suites lead, and
+   * the version the application said nothing about keeps its defaults, as
+   * with OpenSSL's two separate lists. */
   char list[1024];
+  /* Each list the application gave must stand on its own: wolfSSL skips
+   * unknown names as long as one name in the whole list is known, so a
+   * misspelt list joined to the defaults would pass unnoticed. */
+  const char *mine[2] = {cfg->ciphers, cfg->tls13_ciphers};
+  for (int i = 0; i < 2; i++) {
+    if (mine[i] && wolfSSL_CTX_set_cipher_list(c, mine[i]) != WOLFSSL_SUCCESS) {
+      rc = xfer__tls_fail(err, XFER__TLS_CIPHER, -EINVAL, "failed setting cipher list: %s",
+                          mine[i]);
+      goto fail;
+    }
+  }
   if (cfg->ciphers || cfg->tls13_ciphers)
-    snprintf(list, sizeof list, "%s%s%s" NEVER, cfg->tls13_ciphers ? cfg->tls13_ciphers : "",
-             cfg->tls13_ciphers && cfg->ciphers ? ":" : "", cfg->ciphers ? cfg->ciphers : "");
+    snprintf(list, sizeof list, "%s:%s" NEVER,
+             cfg->tls13_ciphers ? cfg->tls13_ciphers : DEFAULT_TLS13,
+             cfg->ciphers ? cfg->ciphers : DEFAULT_TLS12);
   else
     snprintf(list, sizeof list, "%s", DEFAULT_CIPHERS);
   if (strlen(list) >= sizeof list - 1 || wolfSSL_CTX_set_cipher_list(c, list) != WOLFSSL_SUCCESS) {
@@ -322,6 +338,8 @@ static long w_write(struct xfer__tls_conn *t, const char *buf, size_t len,
                         reason(e, why, sizeof why), e);
 }
 
+static int w_pending(struct xfer__tls_conn *t) { return wolfSSL_pending(t->ssl) > 0; }
+
 static void w_close_notify(struct xfer__tls_conn *t) { (void)wolfSSL_shutdown(t->ssl); }
 
 static void w_conn_free(struct xfer__tls_conn *t) {
@@ -373,6 +391,7 @@ const struct xfer__tls_lib xfer__tls_wolfssl = {
     .handshake = w_handshake,
     .read = w_read,
     .write = w_write,
+    .pending = w_pending,
     .close_notify = w_close_notify,
     .conn_free = w_conn_free,
     .session_free = w_session_free,

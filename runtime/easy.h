@@ -169,6 +169,9 @@ struct xfer_easy {
   /* The pool key of the TLS options (tls/tls.h), built when first needed. */
   char *tls_key;
   uint32_t tls_hash;
+  /* The context the key selected last time, and in which multi (its id). */
+  struct xfer__tls_ctx *tls_last;
+  uint64_t tls_last_multi;
   unsigned in_perform : 1;
   xfer_code url_err;
   const char *url_errmsg;

@@ -64,6 +64,8 @@ xfer_multi *xfer_multi_init(void) {
     return NULL;
   }
   m->backend_chosen = env != XFER__BACKEND_AUTO;
+  static atomic_uint_fast64_t next_id = 1;
+  m->id = atomic_fetch_add(&next_id, 1);
   m->now = xfer__now_us();
   m->magic = XFER__MULTI_MAGIC;
   return m;

@@ -18,6 +18,7 @@
 
 struct xfer_multi {
   uint32_t magic;
+  uint64_t id;                 /* unique in the process: never reused */
   struct xfer__backend *be;
   enum xfer__backend_id backend_id;
   unsigned backend_chosen : 1; /* by XFERMOPT_BACKEND or the environment */

@@ -88,16 +88,24 @@ static uint64_t connect_deadline(const struct xfer_easy *e) {
   return e->x.t_start + (uint64_t)ms * 1000u;
 }
 
-/* The connect timeout covers the TLS handshake too, as libcurl's does. */
-static int connecting_phase(const struct xfer_easy *e) {
+/* The states that wait for a connection, which the connect deadline
+ * covers; the TLS handshake is one, as in libcurl. INIT is not: a transfer
+ * leaves it within the turn, into one of these or onto a warm connection,
+ * and arming the 300 s deadline there cost a heap insert and removal on
+ * every keep-alive request. */
+static int waiting_for_connection(const struct xfer_easy *e) {
   return e->x.state == XFER__ST_RESOLVING || e->x.state == XFER__ST_PENDING ||
-         e->x.state == XFER__ST_CONNECTING || e->x.state == XFER__ST_TLS ||
-         e->x.state == XFER__ST_INIT;
+         e->x.state == XFER__ST_CONNECTING || e->x.state == XFER__ST_TLS;
+}
+
+/* For the timeout's sentence: no connection yet. */
+static int connecting_phase(const struct xfer_easy *e) {
+  return waiting_for_connection(e) || e->x.state == XFER__ST_INIT;
 }
 
 void xfer__transfer_set_timer(struct xfer_multi *m, struct xfer_easy *e) {
   uint64_t when = total_deadline(e);
-  if (connecting_phase(e)) {
+  if (waiting_for_connection(e)) {
     uint64_t c = connect_deadline(e);
     if (c < when)
       when = c;
@@ -127,7 +135,7 @@ void xfer__transfer_timeout(struct xfer_multi *m, struct xfer_easy *e) {
                           elapsed, (long long)e->info.size_download);
     return;
   }
-  if (connecting_phase(e) && now >= connect_deadline(e)) {
+  if (waiting_for_connection(e) && now >= connect_deadline(e)) {
     xfer__transfer_fail(m, e, XFERE_OPERATION_TIMEDOUT,
                         "Connection timed out after %ld milliseconds", elapsed);
     return;

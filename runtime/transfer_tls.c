@@ -115,6 +115,13 @@ void xfer__tls_ctxs_destroy(struct xfer_multi *m) {
  * the options give (rebuilt only after a TLS option changed), created on
  * first use. Returns 0, or -1 when the transfer failed. */
 int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
+  /* The common case, a handle re-added to the multi it ran on with its
+   * options untouched: the context it used last time, no key compared. A
+   * multi's contexts live as long as it does, and its id is never reused. */
+  if (!e->tls_dirty && e->tls_last && e->tls_last_multi == m->id) {
+    e->x.tls = e->tls_last;
+    return 0;
+  }
   const char *why = NULL;
   unsigned long fails = xfer__tls_alloc_failures();
   struct xfer__tls_err err = {0};
@@ -141,7 +148,8 @@ int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
   xfer__queue_foreach(q, &m->tls_ctxs) {
     struct xfer__tls_ctx *ctx = xfer__container_of(q, struct xfer__tls_ctx, link);
     if (ctx->hash == e->tls_hash && ctx->vt == lib && strcmp(ctx->key, e->tls_key) == 0) {
-      e->x.tls = ctx;
+      e->x.tls = e->tls_last = ctx;
+      e->tls_last_multi = m->id;
       return 0;
     }
   }
@@ -175,7 +183,8 @@ int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
     return -1;
   }
   xfer__queue_insert_head(&m->tls_ctxs, &ctx->link);
-  e->x.tls = ctx;
+  e->x.tls = e->tls_last = ctx;
+  e->tls_last_multi = m->id;
   return 0;
 }
 

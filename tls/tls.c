@@ -32,8 +32,10 @@ static const struct xfer__tls_lib *const libs[] = {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* The library chosen by xfer_global_sslset, kept across a cleanup. */
 static const struct xfer__tls_lib *wanted;
-/* The library in use (initialised), NULL before the first use. */
+/* The library in use (initialised), NULL before the first use; and the
+ * same for readers that take no lock. */
 static const struct xfer__tls_lib *active;
+static const struct xfer__tls_lib *_Atomic active_fast;
 /* Why there is no library, when the choice failed. */
 static const char *no_lib_why;
 /* The allocator the library was started with. */
@@ -88,11 +90,17 @@ static const struct xfer__tls_lib *choose_locked(void) {
     return NULL;
   }
   active = lib;
+  atomic_store_explicit(&active_fast, lib, memory_order_release);
   no_lib_why = NULL;
   return active;
 }
 
 const struct xfer__tls_lib *xfer__tls_get(const char **why) {
+  /* Once chosen, the library stays until global cleanup: every request
+   * after the first reads it without the lock. */
+  const struct xfer__tls_lib *fast = atomic_load_explicit(&active_fast, memory_order_acquire);
+  if (fast)
+    return fast;
   pthread_mutex_lock(&lock);
   const struct xfer__tls_lib *lib = choose_locked();
   if (!lib && why)
@@ -114,6 +122,7 @@ void xfer__tls_global_cleanup(void) {
   if (active)
     active->cleanup();
   active = NULL;
+  atomic_store_explicit(&active_fast, NULL, memory_order_release);
   pthread_mutex_unlock(&lock);
   xfer__tls_trim(); /* what the library's cleanup freed into the cache */
 }

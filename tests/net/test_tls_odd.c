@@ -127,3 +127,37 @@ Test(tls_odd, anonymous_cipher_server_is_refused) {
 Test(tls_odd, anonymous_cipher_refused_even_when_the_list_asks_for_all) {
   run_odd_with("anon", "ALL", XFERE_SSL_CONNECT_ERROR, 0);
 }
+
+/* Bytes past a response that the TLS library has already decrypted but
+ * not handed over (the response ended exactly where the receive buffer
+ * did) must keep the connection out of the pool: the next request would
+ * read them as its answer (response-queue poisoning). The server answers
+ * every request so; each request must get "hello" on a connection of its
+ * own. */
+Test(tls_odd, bytes_held_inside_the_tls_library_keep_the_connection_out_of_the_pool) {
+  cr_assert(ts_odd_available());
+  struct ts_odd *odd = ts_odd_start("pending_poison", ts_certs_dir(certs));
+  cr_assert(odd);
+  char url[128], line[64];
+  snprintf(url, sizeof url, "https://localhost:%u/x", (unsigned)ts_odd_port(odd));
+  snprintf(line, sizeof line, "localhost:%u:127.0.0.1", (unsigned)ts_odd_port(odd));
+  struct xfer_slist *resolve = xfer_slist_append(NULL, line);
+  struct xt_req r;
+  xt_req_init(&r, url);
+  xfer_easy_setopt(r.e, XFEROPT_CAINFO, ca);
+  xfer_easy_setopt(r.e, XFEROPT_RESOLVE, resolve);
+  for (int i = 0; i < 3; i++) {
+    r.body.len = 0;
+    xt_run(multi, &r, 1, 20000);
+    cr_assert_eq(r.result, XFERE_OK, "request %d: code %d (%s)", i, r.result, r.err);
+    cr_assert(r.body.len == 5 && memcmp(r.body.data, "hello", 5) == 0,
+              "request %d read %zu bytes: %.*s", i, r.body.len, (int)r.body.len, r.body.data);
+    long n = 0;
+    xfer_easy_getinfo(r.e, XFERINFO_NUM_CONNECTS, &n);
+    cr_assert_eq(n, 1, "request %d reused a connection with bytes left in it", i);
+    xfer_multi_remove_handle(multi, r.e);
+  }
+  xt_req_free(&r);
+  xfer_slist_free_all(resolve);
+  ts_odd_stop(odd);
+}

@@ -44,6 +44,14 @@ Modes:
                     400 and 200 bytes, the terminating "0\\r\\n\\r\\n", then
                     FIN without close_notify (complete by its framing).
   short_nonotify    "Content-Length: 2000" but only 1000 'x', then FIN
+  pending_poison    keep-alive; each answer is two TLS records: the first 41
+                    bytes of the head, then exactly 16384 bytes holding the
+                    rest of the head (a long X-Pad line), the body "hello"
+                    and, past the response, the 41 bytes of a forged
+                    response ("...Content-Length: 3...BAD"). A client whose
+                    receive buffer has 16384 - 41 bytes free reads the
+                    response to its last byte and leaves the forged bytes
+                    decrypted inside its TLS library.
                     without close_notify (a truncated body).
 
 "FIN without close_notify": the TCP socket is shut down for writing through a
@@ -160,6 +168,23 @@ def make_context(mode, certdir):
     return ctx
 
 
+POISON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX:1\r\n"
+POISON_TAIL = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nBAD"
+assert len(POISON_HEAD) == len(POISON_TAIL) == 41
+POISON_REST = (b"X-Pad: " + b"a" * (16384 - 41 - 7 - 4 - 5) + b"\r\n\r\nhello")
+assert len(POISON_REST) + len(POISON_TAIL) == 16384
+
+
+def serve_poison(tls):
+    while read_head(tls) is not None:
+        try:
+            tls.sendall(POISON_HEAD)
+            tls.sendall(POISON_REST + POISON_TAIL)
+        except OSError:
+            break
+    tls.close()
+
+
 def serve_keepalive(tls):
     while read_head(tls) is not None:
         try:
@@ -238,6 +263,8 @@ def handle(conn, mode, ctx, slots):
             return
         if mode in ("tls11", "anon"):
             serve_keepalive(tls)
+        elif mode == "pending_poison":
+            serve_poison(tls)
         else:
             serve_once(tls, mode)
     except Exception as e:  # noqa: BLE001 - a test helper reports, never dies
@@ -251,7 +278,7 @@ def handle(conn, mode, ctx, slots):
 
 
 MODES = ("tls11", "anon", "plain", "garbage", "reset", "close_nonotify", "close_notify",
-         "cl_nonotify", "chunked_nonotify", "short_nonotify")
+         "cl_nonotify", "chunked_nonotify", "short_nonotify", "pending_poison")
 
 
 def watch_stdin():

@@ -146,19 +146,22 @@ const char *xfer__tls_list(void) {
 
 xfer_sslset xfer_global_sslset(xfer_sslbackend id, const char *name,
                                const xfer_ssl_backend ***avail) {
-  static const xfer_ssl_backend infos[] = {
+  /* Constant: any thread may ask at any time. */
 #ifdef XFER_HAVE_WOLFSSL
-      {XFERSSLBACKEND_WOLFSSL, "wolfssl"},
+  static const xfer_ssl_backend wolf = {XFERSSLBACKEND_WOLFSSL, "wolfssl"};
 #endif
 #ifdef XFER_HAVE_OPENSSL
-      {XFERSSLBACKEND_OPENSSL, "openssl"},
+  static const xfer_ssl_backend ossl = {XFERSSLBACKEND_OPENSSL, "openssl"};
 #endif
-      {XFERSSLBACKEND_NONE, NULL},
+  static const xfer_ssl_backend *list[] = {
+#ifdef XFER_HAVE_WOLFSSL
+      &wolf,
+#endif
+#ifdef XFER_HAVE_OPENSSL
+      &ossl,
+#endif
+      NULL,
   };
-  static const xfer_ssl_backend *list[NLIBS + 1];
-  for (size_t i = 0; i < NLIBS; i++)
-    list[i] = &infos[i];
-  list[NLIBS] = NULL;
   if (avail)
     *avail = list;
   if (NLIBS == 0)

@@ -88,12 +88,9 @@ xfer_code xfer_easy_getinfo(xfer_easy *e, xfer_info info, ...) {
   case XFERINFO_TLS_SSL_PTR: {
     /* libcurl's curl_tlssessioninfo: the library, and its object while
      * the transfer still holds its connection. */
-    static const struct xfer_tlssessioninfo none = {XFERSSLBACKEND_NONE, NULL};
     struct xfer_tlssessioninfo *ti = &e->tls_info;
-    *ti = none;
-    ti->backend = i->tls_backend;
-    if (e->x.conn && e->x.conn->tls.ssl)
-      ti->internals = e->x.conn->tls.ssl;
+    ti->backend = i->tls_backend; /* XFERSSLBACKEND_NONE (0) for plain HTTP */
+    ti->internals = e->x.conn ? e->x.conn->tls.ssl : NULL;
     *(struct xfer_tlssessioninfo **)p = ti;
     return XFERE_OK;
   }

@@ -348,7 +348,8 @@ static void connected(struct xfer_multi *m, struct xfer_easy *e) {
   if (e->opt.verbose)
     xfer__easy_verbose(e, "Connected to %s (%s) port %ld", e->x.url->host, e->info.primary_ip,
                        e->info.primary_port);
-  xfer__transfer_set_timer(m, e);
+  /* The connect deadline armed on entering CONNECTING goes on covering
+   * the handshake; sending re-keys the timer. */
   if (c->origin->https)
     xfer__tls_begin(m, e);
   else
@@ -432,7 +433,6 @@ static void do_connect(struct xfer_multi *m, struct xfer_easy *e) {
       note_addresses(e, c);
       e->info.t_connect = (int64_t)(m->now - e->x.t_start);
       note_tls(e, c);
-      xfer__transfer_set_timer(m, e);
       xfer__transfer_send(m, e);
       return;
     }

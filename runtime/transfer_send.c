@@ -195,6 +195,10 @@ void xfer__transfer_send(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__transfer *x = &e->x;
   struct xfer__conn *c = x->conn;
   XFER__SET_STATE(m, e, XFER__ST_SENDING);
+  /* Connected: only the total deadline is left, if there is one. Done
+   * here, after the state change, for every way in (a new connection, a
+   * handshake, a warm connection, a retry). */
+  xfer__transfer_set_timer(m, e);
   e->info.t_pretransfer = (int64_t)(m->now - x->t_start);
   e->info.request_size = (long)x->req_head_len;
   if (e->opt.verbose)

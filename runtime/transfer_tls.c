@@ -68,8 +68,6 @@ static xfer_code code_of(enum xfer__tls_cause cause) {
     return XFERE_SSL_CERTPROBLEM;
   case XFER__TLS_CIPHER:
     return XFERE_SSL_CIPHER;
-  case XFER__TLS_INIT:
-    return XFERE_SSL_ENGINE_INITFAILED;
   case XFER__TLS_RECV:
     return XFERE_RECV_ERROR;
   case XFER__TLS_SEND:
@@ -99,15 +97,21 @@ static void fail(struct xfer_multi *m, struct xfer_easy *e, int rc, struct xfer_
                       err->msg[0] ? err->msg : "TLS failure with no further detail");
 }
 
+/* Frees a context object; its library context, if made, is freed first. */
+static void ctx_destroy(struct xfer__tls_ctx *ctx) {
+  if (ctx->lib)
+    ctx->vt->ctx_free(ctx);
+  xfer__free(ctx->key);
+  xfer__free(ctx->pinned);
+  xfer__free(ctx);
+}
+
 void xfer__tls_ctxs_destroy(struct xfer_multi *m) {
   while (!xfer__queue_empty(&m->tls_ctxs)) {
     struct xfer__tls_ctx *ctx =
         xfer__container_of(xfer__queue_head(&m->tls_ctxs), struct xfer__tls_ctx, link);
     xfer__queue_remove(&ctx->link);
-    ctx->vt->ctx_free(ctx);
-    xfer__free(ctx->key);
-    xfer__free(ctx->pinned);
-    xfer__free(ctx);
+    ctx_destroy(ctx);
   }
 }
 
@@ -157,8 +161,7 @@ int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
   if (!ctx || !(ctx->key = xfer__strdup(e->tls_key)) ||
       (cfg.pinned && !(ctx->pinned = xfer__strdup(cfg.pinned)))) {
     if (ctx)
-      xfer__free(ctx->key);
-    xfer__free(ctx);
+      ctx_destroy(ctx);
     xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory for a TLS context");
     return -1;
   }
@@ -168,17 +171,13 @@ int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
   ctx->verifyhost = cfg.verifyhost;
   ctx->sessions = cfg.sessions;
   int rc = lib->ctx_new(ctx, &cfg, &err);
-  if (rc == 0 && xfer__tls_alloc_failures() != fails) {
-    /* The library went on without what it could not allocate (a cipher, a
-     * certificate): a context that is not what was asked for is no
-     * context. */
-    lib->ctx_free(ctx);
+  /* A library that went on without what it could not allocate (a cipher,
+   * a certificate) made a context other than the one asked for: no
+   * context. */
+  if (rc == 0 && xfer__tls_alloc_failures() != fails)
     rc = -ENOMEM;
-  }
   if (rc < 0) {
-    xfer__free(ctx->pinned);
-    xfer__free(ctx->key);
-    xfer__free(ctx);
+    ctx_destroy(ctx);
     fail(m, e, rc, &err, fails);
     return -1;
   }
@@ -205,9 +204,8 @@ void xfer__conn_tls_reset(struct xfer__conn *c) {
   t->ilen = t->ipos = 0;
   t->view = NULL;
   t->vlen = t->vpos = 0;
-  t->olen = t->opos = t->osub = 0;
+  t->olen = t->opos = 0;
   t->plain_out = 0;
-  t->plain_in = 0;
   t->verify_result = 0;
   t->pending_session = NULL;
   t->eof = t->handshaken = t->resumed = t->ip_host = t->sending = t->oom = 0;
@@ -254,7 +252,6 @@ static void flush(struct xfer_multi *m, struct xfer__conn *c) {
     return;
   t->oiov.iov_base = t->obuf + t->opos;
   t->oiov.iov_len = t->olen - t->opos;
-  t->osub = t->olen;
   t->sending = 1;
   c->tx.kind = XFER__OP_SEND;
   c->tx.iov = &t->oiov;
@@ -357,7 +354,6 @@ static void handshake_done(struct xfer_multi *m, struct xfer_easy *e) {
     xfer__easy_verbose(e, "SSL connection using %s%s", t->ctx->vt->describe(t, d, sizeof d),
                        t->resumed ? " (session resumed)" : "");
   }
-  xfer__transfer_set_timer(m, e);
   xfer__transfer_send(m, e);
 }
 
@@ -452,7 +448,7 @@ static long sent(struct xfer_multi *m, struct xfer__conn *c, int32_t res) {
     flush(m, c);
     return -EINPROGRESS;
   }
-  t->opos = t->olen = t->osub = 0;
+  t->opos = t->olen = 0;
   long plain = (long)t->plain_out;
   t->plain_out = 0;
   return plain;
@@ -511,7 +507,6 @@ static void pump(struct xfer_multi *m, struct xfer_easy *e, struct xfer__conn *c
       note_oom(c, fails);
     if (n > 0) {
       e->x.resp_bytes += (uint64_t)n;
-      t->plain_in += (uint64_t)n;
       c->rlen += (size_t)n;
       xfer__transfer_parse(m, e);
       continue;

@@ -109,13 +109,6 @@ const struct xfer__tls_lib *xfer__tls_get(const char **why) {
   return lib;
 }
 
-int xfer__tls_locked(void) {
-  pthread_mutex_lock(&lock);
-  int locked = active != NULL;
-  pthread_mutex_unlock(&lock);
-  return locked;
-}
-
 void xfer__tls_global_cleanup(void) {
   xfer__tls_trim();
   pthread_mutex_lock(&lock);
@@ -238,7 +231,6 @@ int xfer__tls_session_new(struct xfer__tls_conn *t, void *session) {
 
 unsigned long xfer__tls_alloc_failures(void) { return alloc_failures; }
 
-void xfer__tls_note_alloc_failure(void) { alloc_failures++; }
 
 int xfer__tls_fail(struct xfer__tls_err *err, enum xfer__tls_cause cause, int rc,
                    const char *fmt, ...) {
@@ -428,7 +420,7 @@ void *xfer__tls_malloc(size_t n) {
   } else {
     b = lib_malloc(HEADER + (c >= 0 ? class_size[c] : n));
     if (!b) {
-      xfer__tls_note_alloc_failure();
+      alloc_failures++;
       return NULL;
     }
   }

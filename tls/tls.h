@@ -58,7 +58,6 @@ enum xfer__tls_cause {
   XFER__TLS_CACERT,    /* CA file, path or blob unusable: 77 SSL_CACERT_BADFILE */
   XFER__TLS_CERT,      /* client certificate or key unusable: 58 SSL_CERTPROBLEM */
   XFER__TLS_CIPHER,    /* cipher list refused: 59 SSL_CIPHER */
-  XFER__TLS_INIT,      /* the library failed to start: 66 SSL_ENGINE_INITFAILED */
   XFER__TLS_RECV,      /* after the handshake: 56 RECV_ERROR */
   XFER__TLS_SEND,      /* after the handshake: 55 SEND_ERROR */
   XFER__TLS_NOMEM,     /* 27 OUT_OF_MEMORY */
@@ -99,12 +98,13 @@ struct xfer__tls_conn {
   size_t icap, ilen, ipos;
   const char *view;
   size_t vlen, vpos;
-  /* Ciphertext out: obuf[opos..osub) is being sent, [osub..olen) waits. */
+  /* Ciphertext out: obuf[opos..olen) waits or, while `sending`, is being
+   * sent; records written meanwhile go after olen and leave with the next
+   * send. */
   char *obuf;
-  size_t ocap, olen, opos, osub;
+  size_t ocap, olen, opos;
   struct iovec oiov;         /* the SEND op's view of obuf */
   size_t plain_out;          /* plaintext bytes behind the records in obuf */
-  uint64_t plain_in;         /* plaintext bytes read since the handshake */
   long verify_result;
   void *pending_session;     /* handed over during the handshake, not yet trusted */
   unsigned eof : 1;          /* the peer's FIN was seen: pull() says end */
@@ -177,8 +177,6 @@ extern const struct xfer__tls_lib xfer__tls_openssl;
  * first use. NULL when the build has none or the choice names a library the
  * build lacks; then *why says so. */
 const struct xfer__tls_lib *xfer__tls_get(const char **why);
-/* Whether a library has been chosen and started (sslset is then too late). */
-int xfer__tls_locked(void);
 /* The libraries compiled in, "wolfSSL/5.5.4, OpenSSL/3.0.19", or "none". */
 const char *xfer__tls_list(void);
 /* Process teardown (xfer_global_cleanup). */
@@ -206,7 +204,6 @@ void xfer__tls_trim(void);
 /* Allocation failures counted by the library's allocator hooks, so that a
  * failed step can be told apart from a protocol error (out of memory). */
 unsigned long xfer__tls_alloc_failures(void);
-void xfer__tls_note_alloc_failure(void);
 
 /* The canonical key of cfg, every field length-prefixed so that no two
  * configurations spell the same key; a CA blob joins it by its SHA-256.

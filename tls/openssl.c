@@ -211,7 +211,6 @@ static int load_client_cert(SSL_CTX *c, const struct xfer__tls_config *cfg,
 
 static int o_ctx_new(struct xfer__tls_ctx *ctx, const struct xfer__tls_config *cfg,
                      struct xfer__tls_err *err) {
-  char why[160];
   ERR_clear_error();
   SSL_CTX *c = SSL_CTX_new(TLS_client_method());
   if (!c)
@@ -250,7 +249,6 @@ static int o_ctx_new(struct xfer__tls_ctx *ctx, const struct xfer__tls_config *c
   ctx->lib = c;
   return 0;
 fail:
-  (void)why;
   SSL_CTX_free(c);
   return rc;
 }

@@ -166,6 +166,17 @@ struct xfer__backend_vtable {
    * connection's watch. NULL for backends that read op->flags when they
    * need them. */
   void (*retag)(struct xfer__backend *be, struct xfer__op *op);
+  /* For a host event loop (xfer_multi_socket_action): flushes submissions
+   * and delivers every completion that is ready now, never blocking. fd >= 0
+   * with revents (poll(2) bits) is readiness the host loop saw on one of
+   * the runtime's fds, which a readiness backend turns into the I/O of the
+   * ops waiting there; -1 when there is none. Returns 0 or -errno. */
+  int (*action)(struct xfer__backend *be, int fd, unsigned revents);
+  /* The one fd a host loop can watch for all of this backend's work
+   * (XFERMOPT_SINGLE_FD): it wakes a poller whenever wait(0) would find
+   * something. -1 when the backend has none (poll), or none that wakes
+   * (io_uring with DEFER_TASKRUN, whose sockets are watched instead). */
+  int (*single_fd)(struct xfer__backend *be);
 };
 
 struct xfer__backend {

@@ -215,6 +215,11 @@ unsigned long xfer__backend_epoll_ctl_count(const struct xfer__backend *be) {
   return ((const struct epoll_backend *)be)->nctl;
 }
 
+/* An epoll fd is itself pollable: readable while one of its fds is ready. */
+static int epoll_single_fd(struct xfer__backend *be) {
+  return ((struct epoll_backend *)be)->epfd;
+}
+
 const struct xfer__backend_vtable xfer__backend_epoll = {
   .name = "epoll",
   .id = XFER__BACKEND_EPOLL,
@@ -224,5 +229,7 @@ const struct xfer__backend_vtable xfer__backend_epoll = {
   .cancel = xfer__readiness_cancel,
   .close_fd = xfer__readiness_close_fd,
   .wait = xfer__readiness_wait,
+  .action = xfer__readiness_action,
+  .single_fd = epoll_single_fd,
   .fdset = xfer__readiness_fdset,
 };

@@ -141,6 +141,13 @@ static void poll_destroy(struct xfer__backend *be) {
   xfer__free(pb);
 }
 
+/* poll(2) keeps no set in the kernel, so there is no fd that stands for
+ * all of ours. */
+static int no_single_fd(struct xfer__backend *be) {
+  (void)be;
+  return -1;
+}
+
 const struct xfer__backend_vtable xfer__backend_poll = {
   .name = "poll",
   .id = XFER__BACKEND_POLL,
@@ -150,5 +157,7 @@ const struct xfer__backend_vtable xfer__backend_poll = {
   .cancel = xfer__readiness_cancel,
   .close_fd = xfer__readiness_close_fd,
   .wait = xfer__readiness_wait,
+  .action = xfer__readiness_action,
+  .single_fd = no_single_fd,
   .fdset = xfer__readiness_fdset,
 };

@@ -421,6 +421,19 @@ int xfer__readiness_wait(struct xfer__backend *be, int timeout_ms, struct xfer__
   return rc;
 }
 
+/* The host loop's readiness stands in for the kernel wait: the same flush,
+ * the I/O that revents allows, and the same dispatch, with no system call
+ * of our own beyond the I/O itself. */
+int xfer__readiness_action(struct xfer__backend *be, int fd, unsigned revents) {
+  struct xfer__readiness *r = (struct xfer__readiness *)be;
+
+  flush(r);
+  if (fd >= 0 && revents != 0)
+    xfer__readiness_ready(r, fd, revents);
+  dispatch(r);
+  return 0;
+}
+
 void xfer__readiness_fdset(struct xfer__backend *be, fd_set *rset, fd_set *wset, int *max_fd) {
   struct xfer__readiness *r = (struct xfer__readiness *)be;
   int n = r->nfds < FD_SETSIZE ? r->nfds : FD_SETSIZE;

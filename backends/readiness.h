@@ -90,6 +90,7 @@ int xfer__readiness_cancel(struct xfer__backend *be, struct xfer__op *op);
 void xfer__readiness_close_fd(struct xfer__backend *be, int fd);
 int xfer__readiness_wait(struct xfer__backend *be, int timeout_ms, struct xfer__pollfd *extra,
                          unsigned nextra, int *nextra_ready);
+int xfer__readiness_action(struct xfer__backend *be, int fd, unsigned revents);
 void xfer__readiness_fdset(struct xfer__backend *be, fd_set *r, fd_set *w, int *max_fd);
 
 #endif

@@ -653,6 +653,26 @@ static int uring_wait(struct xfer__backend *be, int timeout_ms, struct xfer__pol
   return rc;
 }
 
+/* The host loop saw one of our sockets ready, or its timer fire: the
+ * completion work is the kernel's, so whichever fd it was, one enter that
+ * submits and reaps without waiting does it all. */
+static int uring_action(struct xfer__backend *be, int fd, unsigned revents) {
+  (void)fd;
+  (void)revents;
+  return uring_wait(be, 0, NULL, 0, NULL);
+}
+
+/* Without DEFER_TASKRUN, completions are posted as the work runs and the
+ * ring fd wakes a poller while they wait to be reaped. With it, the work is
+ * queued for our next enter and a poller already asleep on the ring fd is
+ * not woken (measured on Linux 6.18: epoll_wait on the ring fd timed out
+ * with a receive's data waiting); the runtime then watches the sockets
+ * instead, which stay ready until that enter. */
+static int uring_single_fd(struct xfer__backend *be) {
+  struct uring_backend *u = to_u(be);
+  return (u->setup_flags & IORING_SETUP_DEFER_TASKRUN) ? -1 : u->ring.ring_fd;
+}
+
 /* ---- fdset, buffers, life ---- */
 
 /* The sockets of armed, non-internal ops, as the readiness backends report
@@ -838,6 +858,8 @@ const struct xfer__backend_vtable xfer__backend_io_uring = {
   .fdset = uring_fdset,
   .release_buf = uring_release_buf,
   .retag = uring_retag,
+  .action = uring_action,
+  .single_fd = uring_single_fd,
 };
 
 #else /* !XFER_HAVE_URING */

@@ -388,7 +388,7 @@ void xfer__dns_destroy(struct xfer_multi *m) {
   if (!s)
     return;
   if (d->op.armed)
-    m->be->vt->cancel(m->be, &d->op);
+    xfer__multi_cancel(m, &d->op);
   pthread_mutex_lock(&s->lock);
   s->shutdown = 1;
   pthread_cond_broadcast(&s->cond);

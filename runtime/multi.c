@@ -64,6 +64,8 @@ xfer_multi *xfer_multi_init(void) {
     return NULL;
   }
   m->backend_chosen = env != XFER__BACKEND_AUTO;
+  m->timer_when = UINT64_MAX; /* nothing told to a timer callback yet */
+  m->sock_epfd = -1;
   static atomic_uint_fast64_t next_id = 1;
   m->id = atomic_fetch_add(&next_id, 1);
   m->now = xfer__now_us();
@@ -89,7 +91,12 @@ xfer_mcode xfer_multi_cleanup(xfer_multi *m) {
   /* And the small blocks the TLS libraries freed on this thread, kept for
    * reuse while the multi ran. */
   xfer__tls_trim();
+  /* The resolver's eventfd may outlive the multi in a resolver thread:
+   * the host loop forgets it now. */
+  if (m->dns.shared)
+    xfer__socks_forget(m, m->dns.op.fd);
   xfer__dns_destroy(m);
+  xfer__socks_destroy(m);
   m->be->vt->close_fd(m->be, m->wakeup_fd);
   m->be->vt->destroy(m->be);
   xfer__handles_destroy(&m->conns);
@@ -122,6 +129,15 @@ xfer_mcode xfer_multi_add_handle(xfer_multi *m, xfer_easy *e) {
     e->opt.errorbuffer[0] = '\0';
   e->msg_queued = 0;
   xfer__transfer_start(m, e);
+  /* The timer callback is told that there is work now: event-driven
+   * programs never kick the multi by hand. A refusal undoes the add. */
+  if (xfer__timer_update(m, 0) < 0) {
+    xfer__transfer_abort(m, e);
+    xfer__queue_remove(&e->multi_link);
+    m->nadded--;
+    e->multi = NULL;
+    return XFERM_ABORTED_BY_CALLBACK;
+  }
   return XFERM_OK;
 }
 
@@ -145,6 +161,13 @@ xfer_mcode xfer_multi_remove_handle(xfer_multi *m, xfer_easy *e) {
   xfer__queue_remove(&e->multi_link);
   m->nadded--;
   e->multi = NULL;
+  /* Only the timer can have changed: a closed socket was removed from the
+   * host before it closed, and interest is re-judged by the calls that run
+   * transfers, so an idle connection's call of grace outlives this one. */
+  if (xfer__timer_update(m, 0) < 0) {
+    xfer__multi_fail_all(m, "The timer callback refused the multi's timer");
+    return XFERM_ABORTED_BY_CALLBACK;
+  }
   return XFERM_OK;
 }
 
@@ -188,11 +211,24 @@ void xfer__multi_retag(struct xfer_multi *m, struct xfer__op *op, int internal) 
   op->flags = flags;
   if (m->be->vt->retag)
     m->be->vt->retag(m->be, op);
+  xfer__socks_note(m, op);
 }
 
 void xfer__multi_submit(struct xfer_multi *m, struct xfer__op *op) {
   m->be->vt->submit(m->be, op);
   m->submitted++;
+  xfer__socks_note(m, op);
+}
+
+int xfer__multi_cancel(struct xfer_multi *m, struct xfer__op *op) {
+  int rc = m->be->vt->cancel(m->be, op);
+  xfer__socks_note(m, op);
+  return rc;
+}
+
+void xfer__multi_close_fd(struct xfer_multi *m, int fd) {
+  xfer__socks_forget(m, fd);
+  m->be->vt->close_fd(m->be, fd);
 }
 
 void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf,
@@ -202,8 +238,10 @@ void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf,
   int last = !(flags & XFER__CF_MORE);
   if (kind == XFER__TOK_WAKEUP || kind == XFER__TOK_DNS) {
     struct xfer__op *op = kind == XFER__TOK_WAKEUP ? &m->wakeup_op : &m->dns.op;
-    if (last)
+    if (last) {
       op->armed = 0;
+      xfer__socks_note(m, op);
+    }
     if (res != -ECANCELED) {
       if (kind == XFER__TOK_WAKEUP)
         m->woken = 1;
@@ -221,8 +259,10 @@ void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf,
     return;
   }
   struct xfer__op *op = kind == XFER__TOK_RX ? &c->rx : &c->tx;
-  if (last)
+  if (last) {
     op->armed = 0;
+    xfer__socks_note(m, op);
+  }
   if (res == -ECANCELED)
     return; /* an op the runtime withdrew: nothing to act on */
   if (kind == XFER__TOK_RX) {
@@ -300,9 +340,10 @@ xfer_mcode xfer_multi_perform(xfer_multi *m, int *running_handles) {
   xfer__multi_run(m);
   if (gathered)
     m->last_wait = m->now; /* read right after the wait, in xfer__multi_run */
+  xfer_mcode mc = xfer__multi_settle(m, 0);
   if (running_handles)
     *running_handles = (int)m->nrunning;
-  return XFERM_OK;
+  return mc;
 }
 
 const char *xfer_multi_backend(xfer_multi *m) {
@@ -325,6 +366,9 @@ static xfer_mcode set_backend(struct xfer_multi *m, long v) {
     return XFERM_OK;
   /* Switching moves no live fds: only an idle multi may switch. */
   if (m->nadded || m->pool.nconns || m->dns.shared)
+    return XFERM_BAD_FUNCTION_ARGUMENT;
+  /* Nor under XFERMOPT_SINGLE_FD, whose fd is the backend's. */
+  if (m->single_fd)
     return XFERM_BAD_FUNCTION_ARGUMENT;
   int wakeup_armed = m->wakeup_op.armed;
   if (wakeup_armed)
@@ -368,6 +412,48 @@ xfer_mcode xfer_multi_setopt(xfer_multi *m, xfer_moption opt, ...) {
   case XFERMOPT_BACKEND:
     rc = set_backend(m, va_arg(ap, long));
     break;
+  case XFERMOPT_SOCKETFUNCTION: {
+    xfer_socket_callback cb = va_arg(ap, xfer_socket_callback);
+    /* The fds open now were never noted for a host loop: switching the
+     * loop in or out is for a multi with none. */
+    if ((cb != NULL) != (m->socket_cb != NULL) && (m->pool.nconns || m->dns.shared)) {
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+      break;
+    }
+    m->socket_cb = cb;
+    /* An io_uring ring without DEFER_TASKRUN (Linux before 6.1) runs its
+     * completion work at any system call of the thread, the host loop's
+     * included, so a socket's readiness can vanish into a completion that
+     * nothing announces; its ring fd is readable while completions wait.
+     * Only that fd is announced then, in both modes. */
+    if (cb && m->backend_id == XFER__BACKEND_IO_URING && m->be->vt->single_fd(m->be) >= 0 &&
+        xfer__socks_single(m, 1) < 0)
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+    break;
+  }
+  case XFERMOPT_SOCKETDATA:
+    m->socket_data = va_arg(ap, void *);
+    break;
+  case XFERMOPT_TIMERFUNCTION:
+    m->timer_cb = va_arg(ap, xfer_multi_timer_callback);
+    m->timer_stale = 1; /* a new callback has been told nothing yet */
+    break;
+  case XFERMOPT_TIMERDATA:
+    m->timer_data = va_arg(ap, void *);
+    break;
+  case XFERMOPT_SINGLE_FD: {
+    long v = va_arg(ap, long);
+    if (v != 0 && v != 1) {
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+      break;
+    }
+    if ((unsigned)v == m->single_fd)
+      break;
+    /* Chosen before any fd exists, as the backend is. */
+    if (m->nadded || m->pool.nconns || m->dns.shared || xfer__socks_single(m, (int)v) < 0)
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+    break;
+  }
   default:
     rc = XFERM_UNKNOWN_OPTION;
     break;

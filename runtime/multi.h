@@ -52,6 +52,36 @@ struct xfer_multi {
   int wakeup_fd;
   struct xfer__op wakeup_op;
   atomic_int wakeup_pending;
+  /* The event API (multi_socket.c). */
+  xfer_socket_callback socket_cb;
+  void *socket_data;
+  xfer_multi_timer_callback timer_cb;
+  void *timer_data;
+  struct xfer__sock *socks;   /* by fd number; grown, never shrunk */
+  int nsocks;
+  int *sock_dirty;            /* fds whose interest to recompute at the flush */
+  int nsock_dirty;
+  unsigned ngrace;            /* idle fds (or the single fd) in their call of grace */
+  uint64_t timer_when;        /* the deadline the timer callback was last told */
+  unsigned timer_stale : 1;   /* the timer callback refused: tell it again */
+  unsigned cb_failed : 1;     /* a socket or timer callback refused in this call */
+  unsigned socks_lost : 1;    /* no memory to track an fd: its transfer must fail */
+  unsigned single_fd : 1;     /* XFERMOPT_SINGLE_FD */
+  unsigned single_grace : 1;
+  uint8_t single_announced;
+  void *single_sockp;
+  int sock_epfd;              /* single-fd mode's own epoll set, or -1 */
+};
+
+/* What the host loop was told about one fd. */
+struct xfer__sock {
+  struct xfer__op *rd; /* the fd's read-side op (RECV, POLL_IN), if any */
+  struct xfer__op *wr; /* its write-side op (SEND, CONNECT) */
+  void *sockp;         /* xfer_multi_assign() */
+  uint8_t announced;   /* XFER_POLL_IN/OUT bits the host watches */
+  uint8_t dirty;       /* on sock_dirty */
+  uint8_t grace;       /* idle and announced: removed if still idle next flush */
+  uint8_t told;        /* in the multi's own epoll set (single-fd mode) */
 };
 
 static inline int xfer__multi_valid(const struct xfer_multi *m) {
@@ -72,6 +102,32 @@ void xfer__multi_run(struct xfer_multi *m);
 long xfer__multi_timeout_ms(struct xfer_multi *m);
 /* Whether any transfer waits on a socket (for xfer_multi_wait). */
 int xfer__multi_has_io(const struct xfer_multi *m);
+
+/* Withdraws an armed op (the backend's cancel), noting it for the host loop. */
+int xfer__multi_cancel(struct xfer_multi *m, struct xfer__op *op);
+/* Closes one of the runtime's fds, telling the host loop first. */
+void xfer__multi_close_fd(struct xfer_multi *m, int fd);
+
+/* The event API's bookkeeping (multi_socket.c). */
+/* An op was submitted, completed, cancelled or retagged: its fd's interest
+ * is recomputed at the next flush. */
+void xfer__socks_note(struct xfer_multi *m, struct xfer__op *op);
+/* fd is about to close: XFER_POLL_REMOVE if the host watches it. */
+void xfer__socks_forget(struct xfer_multi *m, int fd);
+void xfer__socks_flush(struct xfer_multi *m);
+/* XFERMOPT_SINGLE_FD on or off. Returns 0, -ENOTSUP on the poll backend, or
+ * -errno when the multi's own epoll set cannot be made. */
+int xfer__socks_single(struct xfer_multi *m, int on);
+void xfer__socks_destroy(struct xfer_multi *m);
+/* Tells the timer callback the multi's next deadline if it changed (or
+ * always, with force). Returns 0, or -1 when the callback refused. */
+int xfer__timer_update(struct xfer_multi *m, int force);
+/* The end of every API call that may change what the host watches: socket
+ * and timer callbacks for what changed. XFERM_ABORTED_BY_CALLBACK when one
+ * of them refused in this call (the transfers concerned have failed). */
+xfer_mcode xfer__multi_settle(struct xfer_multi *m, int force_timer);
+/* Fails every running transfer with XFERE_ABORTED_BY_CALLBACK. */
+void xfer__multi_fail_all(struct xfer_multi *m, const char *why, ...);
 
 /* Transfer engine (transfer.c). */
 void xfer__transfer_start(struct xfer_multi *m, struct xfer_easy *e);

@@ -184,7 +184,7 @@ void xfer__pool_close(struct xfer_multi *m, struct xfer__conn *c) {
   xfer__conn_rx_drop(m, c);
   unlink_idle(p, c);
   xfer__queue_remove(&c->done_link);
-  m->be->vt->close_fd(m->be, c->fd);
+  xfer__multi_close_fd(m, c->fd);
   xfer__handles_remove(&m->conns, c->token);
   c->fd = -1;
   c->token = 0;
@@ -215,7 +215,7 @@ struct xfer__conn *xfer__pool_checkout(struct xfer_multi *m, struct xfer__origin
      * receive that watched the idle connection stays armed for the next
      * request. */
     if (c->rx.armed && c->rx.kind == XFER__OP_POLL_IN)
-      m->be->vt->cancel(m->be, &c->rx);
+      xfer__multi_cancel(m, &c->rx);
     else if (c->rx.armed)
       xfer__multi_retag(m, &c->rx, 0); /* the transfer's socket again for fdset */
     int dead = c->rxq_len > 0; /* anything that arrived while idle */

@@ -562,7 +562,16 @@ typedef enum xfer_moption {
    * io_uring, picks the backend, so one test binary can run on each. A
    * backend that is not compiled in or out of range gives
    * XFERM_BAD_FUNCTION_ARGUMENT. */
-  XFERMOPT_BACKEND                         = 40000
+  XFERMOPT_BACKEND                         = 40000,
+
+  /* long, 0 or 1: one pollable fd for the whole multi. With 1, the socket
+   * callback is told about a single fd (the epoll backend's epoll fd, the
+   * io_uring backend's own pollable fd) instead of every connection's
+   * socket; the host loop keeps that one registration whatever the number
+   * of connections, and xfer_multi_socket_action() on it reaps every
+   * completion. Set it before the first transfer is added. The poll
+   * backend has no such fd: XFERM_BAD_FUNCTION_ARGUMENT there. */
+  XFERMOPT_SINGLE_FD                       = 40001
 } xfer_moption;
 
 /* Values of XFERMOPT_BACKEND. AUTO picks the best that works on this system,
@@ -737,6 +746,23 @@ struct xfer_waitfd {
 /* ------------------------------------------------------------------------
  * Callbacks, with libcurl's shapes.
  * ------------------------------------------------------------------------ */
+
+/* The socket callback (curl_socket_callback): the multi wants the host loop
+ * to watch s for `what` (XFER_POLL_IN, _OUT, _INOUT), or to forget it
+ * (XFER_POLL_REMOVE, always before the socket is closed). It is called only
+ * when a socket's interest changes. easy is the transfer using the socket,
+ * or NULL for a socket that is the multi's own (an idle pooled connection,
+ * the resolver's, or the single fd of XFERMOPT_SINGLE_FD). socketp is what
+ * xfer_multi_assign() attached to s, NULL otherwise. Return 0, or -1 to fail
+ * the transfer using s (XFERE_ABORTED_BY_CALLBACK). */
+typedef int (*xfer_socket_callback)(xfer_easy *easy, xfer_socket_t s, int what, void *clientp,
+                                    void *socketp);
+/* The timer callback (curl_multi_timer_callback): call
+ * xfer_multi_socket_action(m, XFER_SOCKET_TIMEOUT, 0, ...) in timeout_ms
+ * milliseconds (0: as soon as possible); -1 deletes the timer. Each call
+ * replaces the previous timer, which fires once. Return 0, or -1 to fail
+ * the transfers that the timer serves (XFERE_ABORTED_BY_CALLBACK). */
+typedef int (*xfer_multi_timer_callback)(xfer_multi *m, long timeout_ms, void *clientp);
 
 /* The kind of data passed to the debug callback (curl_infotype). */
 typedef enum {
@@ -1061,6 +1087,22 @@ XFER_EXTERN xfer_easy **xfer_multi_get_handles(xfer_multi *m);
 
 /* A readable sentence for every code, never NULL. */
 XFER_EXTERN const char *xfer_multi_strerror(xfer_mcode code);
+
+/* The event-driven interface, with libcurl's contract: the host loop tells
+ * the multi that s is ready (ev_bitmask: XFER_CSELECT_* bits, 0 when not
+ * known), or that the timer fired (s = XFER_SOCKET_TIMEOUT). The multi does
+ * the I/O that s allows, runs what is due, tells the socket and timer
+ * callbacks what changed, and sets *running as xfer_multi_perform() does. An
+ * fd the multi does not know (one removed already) is ignored. Set
+ * XFERMOPT_SOCKETFUNCTION and XFERMOPT_TIMERFUNCTION first; adding a
+ * transfer then calls the timer callback, so the loop never needs a kick. */
+XFER_EXTERN xfer_mcode xfer_multi_socket_action(xfer_multi *m, xfer_socket_t s, int ev_bitmask,
+                                                int *running_handles);
+
+/* Attaches sockp to s, a socket the socket callback announced; it is passed
+ * back as the callback's socketp until s is removed. XFERM_BAD_SOCKET when s
+ * is not announced. Allowed inside the socket callback. */
+XFER_EXTERN xfer_mcode xfer_multi_assign(xfer_multi *m, xfer_socket_t s, void *sockp);
 
 /* xfer's own: the name of the I/O backend m runs on ("io_uring", "epoll" or
  * "poll"), after XFERMOPT_BACKEND and the XFER_BACKEND variable have had

@@ -509,7 +509,7 @@ Test(multi_api, connection_limits_accept_non_negative_and_reject_negative) {
 Test(multi_api, unknown_option_is_unknown_option) {
   cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)9999, 1L), XFERM_UNKNOWN_OPTION);
   cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)0, 1L), XFERM_UNKNOWN_OPTION);
-  cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)40001, 1L), XFERM_UNKNOWN_OPTION);
+  cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)40099, 1L), XFERM_UNKNOWN_OPTION);
   cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)(XFEROPTTYPE_OBJECTPOINT + 9999),
                                  (void *)NULL),
                XFERM_UNKNOWN_OPTION);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -42,6 +43,7 @@ struct host {
   int timer_armed;
   unsigned nsock_cb, ntimer_cb;
   unsigned nremove, nadd;
+  unsigned nout;         /* announcements that asked for writability */
   unsigned del_errors;   /* EPOLL_CTL_DEL that failed: a REMOVE after close */
   unsigned bad_sockp;    /* socketp not what assign() attached */
   unsigned bad_assign;   /* assign(s, NULL) inside REMOVE not XFERM_OK */
@@ -109,6 +111,8 @@ static int on_socket(xfer_easy *easy, xfer_socket_t s, int what, void *clientp, 
     h->seen[s] = 1;
     h->distinct++;
   }
+  if (what & XFER_POLL_OUT)
+    h->nout++;
   h->watched[s] = (unsigned)what;
   return 0;
 }
@@ -580,4 +584,38 @@ Test(event, single_fd_only_where_the_backend_has_one) {
   cr_assert_eq(xfer_multi_setopt(m, XFERMOPT_SINGLE_FD, 2L), XFERM_BAD_FUNCTION_ARGUMENT);
   cr_assert_eq(xfer_multi_assign(m, 0, NULL), XFERM_BAD_SOCKET);
   xfer_multi_cleanup(m);
+}
+
+static void big_upload(int single) {
+  struct host h;
+  host_init(&h, single);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/echo", ts_port(srv));
+  /* Far more than the socket buffers hold: the send comes back short and
+   * the transfer must ask for writability before it can go on. */
+  enum { LEN = 16 << 20 };
+  char *body = malloc(LEN);
+  cr_assert_not_null(body);
+  for (size_t i = 0; i < LEN; i++)
+    body[i] = (char)('a' + i % 26);
+  struct xt_req r;
+  xt_req_init(&r, url);
+  cr_assert_eq(xfer_easy_setopt(r.e, XFEROPT_POSTFIELDSIZE_LARGE, (xfer_off_t)LEN), XFERE_OK);
+  cr_assert_eq(xfer_easy_setopt(r.e, XFEROPT_POSTFIELDS, body), XFERE_OK);
+  cr_assert_eq(xfer_multi_add_handle(h.m, r.e), XFERM_OK);
+  drive(&h, 1, 30000);
+  cr_assert_eq(r.result, XFERE_OK, "%s", r.err);
+  /* The echo is the whole request: its head, then the body unchanged. */
+  cr_assert(r.body.len > LEN);
+  cr_assert_eq(memcmp(r.body.data + r.body.len - LEN, body, LEN), 0);
+  if (!single)
+    cr_assert(h.nout > 0, "writability was never asked for");
+  xfer_multi_remove_handle(h.m, r.e);
+  xt_req_free(&r);
+  free(body);
+  host_fini(&h);
+}
+
+Test(event, short_sends_ask_for_writability) {
+  BOTH_MODES(big_upload(single));
 }

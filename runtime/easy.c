@@ -152,10 +152,18 @@ void xfer_easy_cleanup(xfer_easy *e) {
     return;
   if (e->multi)
     xfer_multi_remove_handle(e->multi, e);
+  xfer__easy_drop_own_multi(e);
   free_caches(e);
   xfer__options_free(&e->opt);
   e->magic = 0;
   xfer__free(e);
+}
+
+void xfer__easy_drop_own_multi(struct xfer_easy *e) {
+  if (e->own_multi) {
+    xfer_multi_cleanup(e->own_multi);
+    e->own_multi = NULL;
+  }
 }
 
 void xfer_easy_reset(xfer_easy *e) {
@@ -265,9 +273,14 @@ xfer_code xfer_easy_perform(xfer_easy *e) {
     return XFERE_FAILED_INIT; /* it belongs to a multi: libcurl's answer */
   if (e->in_perform)
     return XFERE_RECURSIVE_API_CALL;
-  xfer_multi *m = xfer_multi_init();
-  if (!m)
-    return XFERE_OUT_OF_MEMORY;
+  xfer_multi *m = e->own_multi;
+  if (!m) {
+    m = xfer_multi_init();
+    if (!m)
+      return XFERE_OUT_OF_MEMORY;
+  }
+  /* Detached while it runs: add_handle drops a private multi it finds. */
+  e->own_multi = NULL;
   xfer_code result = XFERE_OK;
   if (xfer_multi_add_handle(m, e) != XFERM_OK) {
     xfer_multi_cleanup(m);
@@ -295,6 +308,7 @@ xfer_code xfer_easy_perform(xfer_easy *e) {
   }
   e->in_perform = 0;
   xfer_multi_remove_handle(m, e);
-  xfer_multi_cleanup(m);
+  /* Kept, with its connection, for the next perform on this handle. */
+  e->own_multi = m;
   return result;
 }

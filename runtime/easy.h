@@ -173,6 +173,11 @@ struct xfer_easy {
   struct xfer__tls_ctx *tls_last;
   uint64_t tls_last_multi;
   unsigned in_perform : 1;
+  /* xfer_easy_perform's private multi, kept with its pool, DNS cache and
+   * TLS sessions until xfer_easy_cleanup (or until the handle joins another
+   * multi), so that a loop of performs reuses one connection, as libcurl's
+   * does. */
+  struct xfer_multi *own_multi;
   xfer_code url_err;
   const char *url_errmsg;
   char *req_buf;
@@ -201,6 +206,8 @@ void xfer__options_free(struct xfer__options *o);
 /* Deep-copies what libcurl copies (strings), shares the rest. */
 int xfer__options_copy(struct xfer__options *dst, const struct xfer__options *src);
 
+/* Closes the private multi of xfer_easy_perform, if the handle has one. */
+void xfer__easy_drop_own_multi(struct xfer_easy *e);
 /* Writes a sentence into the handle's error buffer, if it has one. */
 void xfer__easy_error(struct xfer_easy *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

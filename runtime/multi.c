@@ -122,6 +122,9 @@ xfer_mcode xfer_multi_add_handle(xfer_multi *m, xfer_easy *e) {
    * arming a timer later never allocates (the array only ever doubles). */
   if (xfer__heap_reserve(&m->timers, m->nadded + 2) < 0)
     return XFERM_OUT_OF_MEMORY;
+  /* The handle now uses this multi's pool: the private one that
+   * xfer_easy_perform kept goes, as libcurl's does. */
+  xfer__easy_drop_own_multi(e);
   e->multi = m;
   xfer__queue_insert_tail(&m->easies, &e->multi_link);
   m->nadded++;

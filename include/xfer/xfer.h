@@ -1008,8 +1008,11 @@ XFER_EXTERN xfer_easy *xfer_easy_duphandle(xfer_easy *e);
 /* A readable sentence for every code, never NULL. */
 XFER_EXTERN const char *xfer_easy_strerror(xfer_code code);
 
-/* Runs the transfer to its end, blocking, on a private multi. A handle that
- * is added to a multi gets XFERE_FAILED_INIT. */
+/* Runs the transfer to its end, blocking, on a private multi. The private
+ * multi, with its connection pool, DNS cache and TLS sessions, stays with the
+ * handle until xfer_easy_cleanup(), so a loop of performs on one handle
+ * reuses its connection, as libcurl's does; adding the handle to a multi
+ * closes it. A handle that is in a multi gets XFERE_FAILED_INIT. */
 XFER_EXTERN xfer_code xfer_easy_perform(xfer_easy *e);
 
 /* ------------------------------------------------------------------------

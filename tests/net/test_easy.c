@@ -103,6 +103,49 @@ Test(easy, perform_then_multi_then_perform) {
   xt_req_free(&r);
 }
 
+/* libcurl keeps the connection pool with the easy handle between performs:
+ * a loop of performs on one handle is one keep-alive connection. */
+Test(easy, perform_loop_reuses_one_connection) {
+  struct xt_req r;
+  init_req(&r, "/bytes/13");
+  uint64_t before = ts_connections(srv);
+  for (int i = 0; i < 1000; i++) {
+    r.body.len = 0;
+    xfer_code rc = xfer_easy_perform(r.e);
+    cr_assert_eq(rc, XFERE_OK, "perform %d: %d (%s)", i, rc, r.err);
+    xt_assert_pattern(&r.body, 13);
+    if (i > 0)
+      cr_assert_eq(info_long(r.e, XFERINFO_NUM_CONNECTS), 0, "perform %d opened one", i);
+  }
+  cr_assert_eq(ts_connections(srv) - before, 1);
+  cr_assert_eq(ts_requests(srv), 1000);
+  /* The connection closes with the handle, not before. */
+  cr_assert_eq(ts_open_connections(srv), 1);
+  xt_req_free(&r);
+  cr_assert_eq(ts_wait_open(srv, 0, 5000), 0, "the connection outlived its handle");
+}
+
+/* Added to a multi, the handle uses that multi's pool; its private one is
+ * closed (libcurl does the same), and a later perform builds a new one. */
+Test(easy, joining_a_multi_closes_the_private_pool) {
+  struct xt_req r;
+  init_req(&r, "/bytes/20");
+  cr_assert_eq(xfer_easy_perform(r.e), XFERE_OK, "%s", r.err);
+  cr_assert_eq(ts_open_connections(srv), 1);
+  r.body.len = 0;
+  cr_assert_eq(xfer_multi_add_handle(multi, r.e), XFERM_OK);
+  cr_assert_eq(ts_wait_client_closes(srv, 1, 5000), 0,
+               "the private pool's connection stayed open");
+  xt_drive(multi, 20000);
+  cr_assert_eq(r.result, XFERE_OK, "%s", r.err);
+  xt_assert_pattern(&r.body, 20);
+  cr_assert_eq(xfer_multi_remove_handle(multi, r.e), XFERM_OK);
+  r.body.len = 0;
+  cr_assert_eq(xfer_easy_perform(r.e), XFERE_OK, "%s", r.err);
+  xt_assert_pattern(&r.body, 20);
+  xt_req_free(&r);
+}
+
 /* ---- reset and duphandle ----------------------------------------------------- */
 
 Test(easy, reset_clears_every_option) {

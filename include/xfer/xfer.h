@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/select.h> /* fd_set, for xfer_multi_fdset() */
+#include <time.h>       /* time_t, for xfer_getdate() */
 
 /* The library is built with hidden visibility, so every public function is
  * marked explicitly; anything not marked stays private to the library. */
@@ -974,6 +975,27 @@ XFER_EXTERN struct xfer_slist *xfer_slist_append(struct xfer_slist *list, const 
 
 /* Frees every node of the list and its string. NULL is a no-op. */
 XFER_EXTERN void xfer_slist_free_all(struct xfer_slist *list);
+
+/* ------------------------------------------------------------------------
+ * Strings and dates (curl_easy_escape, curl_easy_unescape, curl_getdate)
+ * ------------------------------------------------------------------------ */
+
+/* Percent-encodes the first length bytes of s (all of it when length is 0):
+ * every byte but RFC 3986's unreserved characters becomes %XX. The handle
+ * may be NULL. Returns a string to free with xfer_free(), or NULL when out
+ * of memory or length is negative. */
+XFER_EXTERN char *xfer_easy_escape(xfer_easy *e, const char *s, int length);
+
+/* Decodes %XX sequences (a '%' without two hex digits stays as it is; '+'
+ * is not a space). *outlength, when not NULL, gets the decoded length, which
+ * may include NUL bytes. Free the result with xfer_free(). */
+XFER_EXTERN char *xfer_easy_unescape(xfer_easy *e, const char *s, int length, int *outlength);
+
+/* Seconds since the Epoch for a date as HTTP writes them (RFC 9110 section
+ * 5.6.7: IMF-fixdate, RFC 850, asctime) or in the looser forms libcurl
+ * takes (hh:mm[:ss], 2- or 4-digit years, +hhmm zones); -1 when the text is
+ * not a date. The second argument is unused, as in libcurl. */
+XFER_EXTERN time_t xfer_getdate(const char *p, const time_t *unused);
 
 /* ------------------------------------------------------------------------
  * Easy handle

@@ -6,6 +6,8 @@
 
 #include <netinet/in.h>
 #include <stdint.h>
+
+#include "mpsc.h"
 #include <sys/socket.h>
 
 #include "xfer/xfer.h"
@@ -178,6 +180,11 @@ struct xfer_easy {
    * multi), so that a loop of performs reuses one connection, as libcurl's
    * does. */
   struct xfer_multi *own_multi;
+  /* xfer_multi_post(): the link in the multi's queue, and whether the
+   * handle is on its way (set by the posting thread, cleared by the owner
+   * when it takes the handle up). */
+  struct xfer__mpsc_node post_node;
+  _Atomic uint8_t posted;
   xfer_code url_err;
   const char *url_errmsg;
   char *req_buf;

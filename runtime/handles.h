@@ -1,22 +1,20 @@
-/* The handle table: maps a 64-bit token to a pointer, lock-free for readers.
+/* The handle table: maps a 64-bit token to a pointer, with generations so
+ * that a stale token is recognised.
  *
  * A token is (generation << 32) | index. Slots live in chunks that never move,
- * found through a fixed directory, so a reader needs no lock: a bounds check,
- * an acquire load of the chunk pointer and of the slot's generation. Removing
- * an entry bumps the slot's generation, so every token handed out for it
- * becomes stale at once, and a completion or a cross-thread call that carries
- * it is recognised and dropped instead of touching a recycled object. Free
- * slots form a stack whose head is tagged against ABA.
+ * found through a fixed directory, so growing the table never copies an entry.
+ * Removing an entry bumps the slot's generation, so every token handed out for
+ * it becomes stale at once, and a completion that carries it (io_uring
+ * delivers completions for connections already closed) is recognised and
+ * dropped instead of touching a recycled object. Free slots form a LIFO list,
+ * so a freshly freed, cache-warm slot is reused first.
  *
- * Threads: add() and remove() are for the owner thread (the multi's); get()
- * may be called from any thread at any time, concurrently with them. A
- * pointer returned by get() is only a hint to another thread that the entry
- * was live at that instant; the owner's data must still be reached through
- * its own synchronisation (as xfer_multi_wakeup does with an eventfd). */
+ * One thread: the multi's. Other threads hand work to a multi through its
+ * post queue (mpsc.h) and never look entries up here, which is why the table
+ * has no atomics (docs/internals/handle-table.md). */
 #ifndef XFER_RUNTIME_HANDLES_H
 #define XFER_RUNTIME_HANDLES_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
 /* 1024 slots per chunk and 4096 chunks: 4 Mi entries per table, far beyond
@@ -26,28 +24,27 @@
 #define XFER__HANDLES_MAX_CHUNKS 4096u
 
 struct xfer__handle_slot {
-  _Atomic uint32_t gen;      /* odd: live; even: free. Never 0 in a token. */
-  _Atomic uint32_t next_free;
-  _Atomic(void *) ptr;
+  uint32_t gen;       /* odd: live; even: free. Never 0 in a token. */
+  uint32_t next_free; /* the next free slot's index, while this one is free */
+  void *ptr;
 };
 
 struct xfer__handles {
-  _Atomic(struct xfer__handle_slot *) chunks[XFER__HANDLES_MAX_CHUNKS];
-  _Atomic uint32_t nchunks;
-  /* (tag << 32) | index of the first free slot; index UINT32_MAX: empty. */
-  _Atomic uint64_t free_head;
+  struct xfer__handle_slot *chunks[XFER__HANDLES_MAX_CHUNKS];
+  uint32_t nchunks;
+  uint32_t free_head; /* index of the first free slot; UINT32_MAX: none */
   uint32_t live;
 };
 
 void xfer__handles_init(struct xfer__handles *t);
-/* Frees the chunks. Owner thread, with no reader left. */
+/* Frees the chunks. */
 void xfer__handles_destroy(struct xfer__handles *t);
 /* Stores ptr in a free slot and returns 0 with its token, or -ENOMEM. */
 int xfer__handles_add(struct xfer__handles *t, void *ptr, uint64_t *token);
 /* Frees the slot of token; a stale or unknown token is ignored. */
 void xfer__handles_remove(struct xfer__handles *t, uint64_t token);
 /* The pointer stored under token, or NULL when the token is stale, unknown
- * or 0. Any thread. */
+ * or 0. */
 void *xfer__handles_get(struct xfer__handles *t, uint64_t token);
 
 #endif

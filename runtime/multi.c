@@ -50,6 +50,7 @@ xfer_multi *xfer_multi_init(void) {
   xfer__queue_init(&m->completed);
   xfer__queue_init(&m->msgs);
   xfer__queue_init(&m->tls_ctxs);
+  xfer__mpsc_init(&m->posts);
   xfer__handles_init(&m->conns);
   xfer__heap_init(&m->timers);
   xfer__pool_init(&m->pool);
@@ -96,8 +97,8 @@ xfer_mcode xfer_multi_cleanup(xfer_multi *m) {
   if (m->dns.shared)
     xfer__socks_forget(m, m->dns.op.fd);
   xfer__dns_destroy(m);
+  xfer__multi_close_fd(m, m->wakeup_fd);
   xfer__socks_destroy(m);
-  m->be->vt->close_fd(m->be, m->wakeup_fd);
   m->be->vt->destroy(m->be);
   xfer__handles_destroy(&m->conns);
   xfer__heap_free(&m->timers);
@@ -114,10 +115,14 @@ xfer_mcode xfer_multi_add_handle(xfer_multi *m, xfer_easy *e) {
     return XFERM_BAD_HANDLE;
   if (!xfer__easy_valid(e))
     return XFERM_BAD_EASY_HANDLE;
-  if (e->multi || e->in_perform)
-    return XFERM_ADDED_ALREADY;
   if (m->in_callback)
     return XFERM_RECURSIVE_API_CALL;
+  return xfer__multi_add(m, e);
+}
+
+xfer_mcode xfer__multi_add(struct xfer_multi *m, struct xfer_easy *e) {
+  if (e->multi || e->in_perform)
+    return XFERM_ADDED_ALREADY;
   /* One timer slot per added transfer plus the pool's, reserved now so that
    * arming a timer later never allocates (the array only ever doubles). */
   if (xfer__heap_reserve(&m->timers, m->nadded + 2) < 0)
@@ -329,6 +334,7 @@ xfer_mcode xfer_multi_perform(xfer_multi *m, int *running_handles) {
     return XFERM_BAD_HANDLE;
   if (m->in_callback)
     return XFERM_RECURSIVE_API_CALL;
+  xfer__multi_take_posts(m);
   /* Collect what is ready, unless a poll/wait has just done exactly that
    * and nothing was submitted since: a wasted epoll_wait per turn otherwise. */
   int gathered = 0;
@@ -424,6 +430,10 @@ xfer_mcode xfer_multi_setopt(xfer_multi *m, xfer_moption opt, ...) {
       break;
     }
     m->socket_cb = cb;
+    m->wakeup_refused = 0;
+    /* The wakeup's watch was armed before there was a host to tell. */
+    if (cb && m->wakeup_op.armed)
+      xfer__socks_note(m, &m->wakeup_op);
     /* An io_uring ring without DEFER_TASKRUN (Linux before 6.1) runs its
      * completion work at any system call of the thread, the host loop's
      * included, so a socket's readiness can vanish into a completion that
@@ -444,6 +454,16 @@ xfer_mcode xfer_multi_setopt(xfer_multi *m, xfer_moption opt, ...) {
   case XFERMOPT_TIMERDATA:
     m->timer_data = va_arg(ap, void *);
     break;
+  case XFERMOPT_ANNOUNCE_WAKEUP: {
+    long v = va_arg(ap, long);
+    if (v != 0 && v != 1) {
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+      break;
+    }
+    m->announce_wakeup = (unsigned)v;
+    /* Told at the next flush, which re-judges the wakeup fd every time. */
+    break;
+  }
   case XFERMOPT_SINGLE_FD: {
     long v = va_arg(ap, long);
     if (v != 0 && v != 1) {

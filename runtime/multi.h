@@ -11,6 +11,7 @@
 #include "easy.h"
 #include "handles.h"
 #include "heap.h"
+#include "mpsc.h"
 #include "pool.h"
 #include "queue.h"
 
@@ -51,7 +52,8 @@ struct xfer_multi {
   unsigned wait_pf_cap;
   int wakeup_fd;
   struct xfer__op wakeup_op;
-  atomic_int wakeup_pending;
+  /* Easy handles posted from other threads (multi_post.c). */
+  struct xfer__mpsc posts;
   /* The event API (multi_socket.c). */
   xfer_socket_callback socket_cb;
   void *socket_data;
@@ -68,6 +70,8 @@ struct xfer_multi {
   unsigned socks_lost : 1;    /* no memory to track an fd: its transfer must fail */
   unsigned single_fd : 1;     /* XFERMOPT_SINGLE_FD */
   unsigned single_grace : 1;
+  unsigned announce_wakeup : 1; /* XFERMOPT_ANNOUNCE_WAKEUP */
+  unsigned wakeup_refused : 1;  /* the socket callback refused the wakeup fd */
   uint8_t single_announced;
   void *single_sockp;
   int sock_epfd;              /* single-fd mode's own epoll set, or -1 */
@@ -102,6 +106,14 @@ void xfer__multi_run(struct xfer_multi *m);
 long xfer__multi_timeout_ms(struct xfer_multi *m);
 /* Whether any transfer waits on a socket (for xfer_multi_wait). */
 int xfer__multi_has_io(const struct xfer_multi *m);
+
+/* xfer_multi_add_handle without the checks of an API entry: the owner
+ * thread's own adds and the take-up of posted handles. */
+xfer_mcode xfer__multi_add(struct xfer_multi *m, struct xfer_easy *e);
+/* Reads the wakeup eventfd empty and watches it again. */
+void xfer__multi_drain_wakeup(struct xfer_multi *m);
+/* Adds the handles other threads posted, oldest first (multi_post.c). */
+void xfer__multi_take_posts(struct xfer_multi *m);
 
 /* Withdraws an armed op (the backend's cancel), noting it for the host loop. */
 int xfer__multi_cancel(struct xfer_multi *m, struct xfer__op *op);

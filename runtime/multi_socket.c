@@ -91,7 +91,7 @@ static void mark(struct xfer_multi *m, int fd) {
 }
 
 void xfer__socks_note(struct xfer_multi *m, struct xfer__op *op) {
-  if (!tracking(m) || op == &m->wakeup_op || op->fd < 0)
+  if (!tracking(m) || op->fd < 0)
     return;
   if (op->fd >= m->nsocks && grow(m, op->fd) < 0) {
     /* Not watched, so the transfer would hang: the flush fails it. */
@@ -150,9 +150,12 @@ void xfer__socks_forget(struct xfer_multi *m, int fd) {
 
 /* A host that refused to watch fd: the transfers waiting on it fail, since
  * nothing would ever tell the multi that their socket is ready. */
-static void refused(struct xfer_multi *m, int fd, struct xfer__conn *c) {
+static void refused(struct xfer_multi *m, int fd, struct xfer__op *op, struct xfer__conn *c) {
   m->cb_failed = 1;
-  if (c && c->owner) {
+  if (op == &m->wakeup_op) {
+    /* No transfer needs it: the host just will not hear of wakeups. */
+    m->wakeup_refused = 1;
+  } else if (c && c->owner) {
     xfer__transfer_fail(m, c->owner, XFERE_ABORTED_BY_CALLBACK,
                         "The socket callback refused to watch socket %d", fd);
   } else if (c) {
@@ -179,10 +182,13 @@ static int announce(struct xfer_multi *m, int fd) {
   unsigned want = (rd ? XFER_POLL_IN : 0u) | (wr ? XFER_POLL_OUT : 0u);
   int idle = rd && !wr && (rd->flags & XFER__OPF_INTERNAL);
 
-  if (rd == &m->dns.op) {
-    /* The resolver's fd matters only while some transfer may wait on it. */
-    idle = 0;
-    if (m->nrunning == 0)
+  if (rd == &m->dns.op || rd == &m->wakeup_op) {
+    /* The resolver's fd matters only while some transfer may wait on it;
+     * the wakeup's too (libcurl 8 announces its own that way), unless the
+     * program asked for it at all times (XFERMOPT_ANNOUNCE_WAKEUP). With
+     * nothing running they are idle, with the same call of grace. */
+    idle = m->nrunning == 0 && !(rd == &m->wakeup_op && m->announce_wakeup);
+    if (rd == &m->wakeup_op && m->wakeup_refused)
       want = 0;
   }
   if (idle) {
@@ -215,7 +221,7 @@ static int announce(struct xfer_multi *m, int fd) {
     s->sockp = NULL; /* libcurl forgets the assignment with the REMOVE */
   } else if (failed) {
     s->announced = was;
-    refused(m, fd, c);
+    refused(m, fd, any, c);
   }
   return 0;
 }
@@ -237,7 +243,7 @@ static void lost(struct xfer_multi *m) {
  * of grace as an idle connection once none does. */
 static void announce_single(struct xfer_multi *m) {
   int fd = the_single_fd(m);
-  unsigned want = m->nrunning > 0 ? XFER_POLL_IN : 0u;
+  unsigned want = m->nrunning > 0 || m->announce_wakeup ? XFER_POLL_IN : 0u;
   if (!want && m->single_announced) {
     if (!m->single_grace) {
       m->single_grace = 1;
@@ -280,6 +286,8 @@ void xfer__socks_flush(struct xfer_multi *m) {
    * number of running transfers, which no op event announces. */
   if (m->dns.shared && m->dns.op.fd >= 0 && m->dns.op.fd < m->nsocks)
     mark(m, m->dns.op.fd);
+  if (m->wakeup_fd < m->nsocks)
+    mark(m, m->wakeup_fd);
   /* Callbacks may close connections (a refusal fails a transfer), which
    * appends to the list behind us; kept fds are compacted to the front. */
   int kept = 0;
@@ -404,6 +412,9 @@ xfer_mcode xfer_multi_socket_action(xfer_multi *m, xfer_socket_t s, int ev_bitma
   }
   if (rc < 0)
     return XFERM_UNRECOVERABLE_POLL;
+  if (m->woken)
+    xfer__multi_drain_wakeup(m);
+  xfer__multi_take_posts(m);
   m->submitted = 0;
   /* Run, then flush what the run submitted (sends go out at once and their
    * completions come back in the same flush), until nothing new happens.

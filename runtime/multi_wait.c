@@ -29,7 +29,7 @@ int xfer__multi_has_io(const struct xfer_multi *m) {
   return m->nrunning > 0;
 }
 
-static void drain_wakeup(struct xfer_multi *m) {
+void xfer__multi_drain_wakeup(struct xfer_multi *m) {
   uint64_t v;
   if (read(m->wakeup_fd, &v, sizeof v) < 0) {
     /* EAGAIN: nothing latched. */
@@ -47,6 +47,9 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
     return XFERM_RECURSIVE_API_CALL;
   if (timeout_ms < 0)
     return XFERM_BAD_FUNCTION_ARGUMENT;
+  /* Handles posted from other threads start now: the poll then sees them
+   * as work due at once instead of sleeping past them. */
+  xfer__multi_take_posts(m);
   if (numfds)
     *numfds = 0;
   /* Up to 64 extra fds (any real caller) convert into a stack array; more
@@ -63,7 +66,7 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
   /* A wakeup that arrived before this poll (even across a perform, which
    * only records it) makes it return at once: libcurl test 2414. */
   if (is_poll && m->woken) {
-    drain_wakeup(m);
+    xfer__multi_drain_wakeup(m);
     m->waited = 1;
     return XFERM_OK;
   }
@@ -115,7 +118,7 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
   }
   m->last_wait = xfer__now_us();
   if (is_poll && m->woken)
-    drain_wakeup(m);
+    xfer__multi_drain_wakeup(m);
   if (numfds)
     *numfds = (int)m->nevents + nextra_ready;
   m->waited = 1;

@@ -25,6 +25,7 @@ OUT = os.path.join(ROOT, "include", "xfer-curl", "curl")
 # claim CURL* names libcurl does not have.
 OWN = {
     "XFER_XFER_H", "XFER_EXTERN", "XFERMOPT_BACKEND", "XFERMOPT_SINGLE_FD",
+    "XFERMOPT_ANNOUNCE_WAKEUP",
     "XFER_BACKEND_AUTO", "XFER_BACKEND_POLL", "XFER_BACKEND_EPOLL", "XFER_BACKEND_IO_URING",
     "XFERINFO_TLS_SESSION_RESUMED", "XFEROPT_MAX_HEADER_COUNT", "XFEROPT_MAX_HEADER_LINE",
     "XFEROPT_MAX_HEAD_SIZE",
@@ -52,7 +53,7 @@ TYPEDEFS = [
 TAGS = [("curl_slist", "xfer_slist"), ("CURLMsg", "xfer_msg"), ("curl_waitfd", "xfer_waitfd")]
 
 # Functions whose libcurl name is not simply curl_ + the rest of xfer's.
-FUNC_OWN = {"xfer_multi_backend", "xfer_global_init_mem"}
+FUNC_OWN = {"xfer_multi_backend", "xfer_multi_post", "xfer_global_init_mem"}
 EXTRA_EASY = [
     # libcurl's takes the init flags first; xfer's initialises as
     # curl_global_init(CURL_GLOBAL_DEFAULT) does, which is every flag that

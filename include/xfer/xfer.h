@@ -572,7 +572,15 @@ typedef enum xfer_moption {
    * of connections, and xfer_multi_socket_action() on it reaps every
    * completion. Set it before the first transfer is added. The poll
    * backend has no such fd: XFERM_BAD_FUNCTION_ARGUMENT there. */
-  XFERMOPT_SINGLE_FD                       = 40001
+  XFERMOPT_SINGLE_FD                       = 40001,
+
+  /* long, 0 or 1: with the event API, announce the multi's wakeup fd to the
+   * socket callback at all times. By default it is announced only while a
+   * transfer runs (as libcurl 8 announces its own), so that a loop which
+   * ends when nothing is watched ends; with 1, xfer_multi_wakeup() and
+   * xfer_multi_post() from other threads also wake an idle multi's loop,
+   * which then never runs empty. */
+  XFERMOPT_ANNOUNCE_WAKEUP                 = 40002
 } xfer_moption;
 
 /* Values of XFERMOPT_BACKEND. AUTO picks the best that works on this system,
@@ -1081,6 +1089,23 @@ XFER_EXTERN xfer_mcode xfer_multi_poll(xfer_multi *m, struct xfer_waitfd extra[]
  * on, and is not woken by xfer_multi_wakeup(). */
 XFER_EXTERN xfer_mcode xfer_multi_wait(xfer_multi *m, struct xfer_waitfd extra[],
                                        unsigned extra_nfds, int timeout_ms, int *numfds);
+
+/* Hands e to m from any thread, concurrently with other posters and with
+ * the thread that drives m, without a lock; m is woken as by
+ * xfer_multi_wakeup(). The thread that drives m takes the handles up at the
+ * start of its next xfer_multi_perform(), xfer_multi_poll() or
+ * xfer_multi_socket_action(), in the order each poster posted them, and adds
+ * them as xfer_multi_add_handle() would; each then ends with its message,
+ * read there as usual (out of memory at take-up: XFERE_OUT_OF_MEMORY).
+ *
+ * Ownership: from the call on, e belongs to the thread that drives m. The
+ * poster must not touch e again (options, infos, cleanup) until that thread
+ * hands it back by its own means, after its message was read and it was
+ * removed. Posting a handle that is in a multi, or is posted already, is
+ * XFERM_ADDED_ALREADY only when the second post comes while the first is
+ * still on its way; as with xfer_multi_wakeup(), the call must not race
+ * xfer_multi_cleanup(m). */
+XFER_EXTERN xfer_mcode xfer_multi_post(xfer_multi *m, xfer_easy *e);
 
 /* Makes the current, or else the next, xfer_multi_poll() return promptly.
  * Callable from any thread and from a signal handler. Several wakeups before

@@ -6,6 +6,7 @@
  * was asked to watch and when, and what the timer was set to. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct host {
   long timer_ms;         /* last value given to the timer callback */
   int timer_armed;
   unsigned nsock_cb, ntimer_cb;
+  unsigned ntransfer_cb; /* socket callbacks that a refusal fails transfers for */
   unsigned nremove, nadd;
   unsigned nout;         /* announcements that asked for writability */
   unsigned del_errors;   /* EPOLL_CTL_DEL that failed: a REMOVE after close */
@@ -78,11 +80,15 @@ static void check_nested(struct host *h) {
 
 static int on_socket(xfer_easy *easy, xfer_socket_t s, int what, void *clientp, void *sockp) {
   struct host *h = clientp;
-  (void)easy;
   h->nsock_cb++;
+  /* Counted over the sockets whose refusal fails transfers: a transfer's
+   * own, or the single fd, which serves every transfer. */
+  int refusable = easy != NULL || h->single;
+  if (refusable)
+    h->ntransfer_cb++;
   if (h->check_recursion)
     check_nested(h);
-  if (h->fail_sock_at > 0 && (int)h->nsock_cb == h->fail_sock_at)
+  if (refusable && h->fail_sock_at > 0 && (int)h->ntransfer_cb == h->fail_sock_at)
     return -1;
   cr_assert(s >= 0 && s < MAXFD, "socket %d out of the test's range", s);
   if (h->watched[s] && sockp != &h->marker[s])
@@ -618,4 +624,53 @@ static void big_upload(int single) {
 
 Test(event, short_sends_ask_for_writability) {
   BOTH_MODES(big_upload(single));
+}
+
+struct poster {
+  xfer_multi *m;
+  xfer_easy *e;
+  xfer_mcode rc;
+};
+
+static void *post_later(void *arg) {
+  struct poster *p = arg;
+  usleep(20000); /* the host loop is asleep in epoll_wait by then, most likely */
+  p->rc = xfer_multi_post(p->m, p->e);
+  return NULL;
+}
+
+/* With XFERMOPT_ANNOUNCE_WAKEUP the wakeup fd is watched while the multi is
+ * idle, so a handle posted from another thread wakes the host loop, which
+ * has nothing else to wake it. */
+static void post_wakes_idle_loop(int single) {
+  struct host h;
+  host_init(&h, single);
+  cr_assert_eq(xfer_multi_setopt(h.m, XFERMOPT_ANNOUNCE_WAKEUP, 1L), XFERM_OK);
+  int running = -1;
+  /* One call so that the host learns of the wakeup fd. */
+  cr_assert_eq(xfer_multi_socket_action(h.m, XFER_SOCKET_TIMEOUT, 0, &running), XFERM_OK);
+  cr_assert_eq(running, 0);
+  int watched = 0;
+  for (int fd = 0; fd < MAXFD; fd++)
+    watched += h.watched[fd] != 0;
+  cr_assert_eq(watched, 1, "the idle multi should have its wakeup fd watched, has %d", watched);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/bytes/321", ts_port(srv));
+  struct xt_req r;
+  xt_req_init(&r, url);
+  struct poster p = {h.m, r.e, XFERM_INTERNAL_ERROR};
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, post_later, &p), 0);
+  drive(&h, 1, 5000);
+  pthread_join(t, NULL);
+  cr_assert_eq(p.rc, XFERM_OK);
+  cr_assert_eq(r.result, XFERE_OK, "%s", r.err);
+  xt_assert_pattern(&r.body, 321);
+  xfer_multi_remove_handle(h.m, r.e);
+  xt_req_free(&r);
+  host_fini(&h);
+}
+
+Test(event, post_from_another_thread_wakes_an_idle_loop) {
+  BOTH_MODES(post_wakes_idle_loop(single));
 }

@@ -349,7 +349,8 @@ xfer_mcode xfer_multi_perform(xfer_multi *m, int *running_handles) {
   xfer__multi_run(m);
   if (gathered)
     m->last_wait = m->now; /* read right after the wait, in xfer__multi_run */
-  xfer_mcode mc = xfer__multi_settle(m, 0);
+  /* perform stands for the timer's call too: it runs everything due. */
+  xfer_mcode mc = xfer__multi_settle(m, 1, 0);
   if (running_handles)
     *running_handles = (int)m->nrunning;
   return mc;

@@ -68,6 +68,7 @@ struct xfer_multi {
   unsigned timer_stale : 1;   /* the timer callback refused: tell it again */
   unsigned cb_failed : 1;     /* a socket or timer callback refused in this call */
   unsigned socks_lost : 1;    /* no memory to track an fd: its transfer must fail */
+  unsigned socks_had_running : 1; /* transfers ran at the last flush */
   unsigned single_fd : 1;     /* XFERMOPT_SINGLE_FD */
   unsigned single_grace : 1;
   unsigned announce_wakeup : 1; /* XFERMOPT_ANNOUNCE_WAKEUP */
@@ -126,7 +127,9 @@ void xfer__multi_close_fd(struct xfer_multi *m, int fd);
 void xfer__socks_note(struct xfer_multi *m, struct xfer__op *op);
 /* fd is about to close: XFER_POLL_REMOVE if the host watches it. */
 void xfer__socks_forget(struct xfer_multi *m, int fd);
-void xfer__socks_flush(struct xfer_multi *m);
+/* Tells the host what changed. expire: this is the timer's call (or a
+ * perform), which ends the grace of idle fds. */
+void xfer__socks_flush(struct xfer_multi *m, int expire);
 /* XFERMOPT_SINGLE_FD on or off. Returns 0, -ENOTSUP on the poll backend, or
  * -errno when the multi's own epoll set cannot be made. */
 int xfer__socks_single(struct xfer_multi *m, int on);
@@ -135,9 +138,10 @@ void xfer__socks_destroy(struct xfer_multi *m);
  * always, with force). Returns 0, or -1 when the callback refused. */
 int xfer__timer_update(struct xfer_multi *m, int force);
 /* The end of every API call that may change what the host watches: socket
- * and timer callbacks for what changed. XFERM_ABORTED_BY_CALLBACK when one
+ * and timer callbacks for what changed (expire and force_timer: this is the
+ * timer's call, see xfer__socks_flush and xfer__timer_update). XFERM_ABORTED_BY_CALLBACK when one
  * of them refused in this call (the transfers concerned have failed). */
-xfer_mcode xfer__multi_settle(struct xfer_multi *m, int force_timer);
+xfer_mcode xfer__multi_settle(struct xfer_multi *m, int expire, int force_timer);
 /* Fails every running transfer with XFERE_ABORTED_BY_CALLBACK. */
 void xfer__multi_fail_all(struct xfer_multi *m, const char *why, ...);
 

@@ -12,12 +12,17 @@
  * made them, so a warm request changes nothing and costs no callback.
  *
  * Idle pooled connections are the exception that libcurl programs lean on:
- * a loop such as libevent's ends when nothing is registered, so a connection
- * that stays idle for a whole call is removed from the host (XFER_POLL_REMOVE,
- * the fd stays open) and announced again when a transfer takes it. The one
- * call of grace lets a transfer added right after the previous one finished
- * take the connection without a REMOVE and an IN in between; the timer asks
- * for that call at once (0 ms) so that the grace always ends. */
+ * a loop such as libevent's ends when nothing is registered. So once no
+ * transfer runs, a connection that stays idle for a whole call is removed
+ * from the host (XFER_POLL_REMOVE, the fd stays open) and announced again
+ * when a transfer takes it. While transfers run, idle connections stay
+ * announced. The grace lasts until the timer's next call (the timer asks
+ * for it at once, 0 ms, so the grace always ends): a program reads its
+ * messages and adds the next transfers between its socket events and its
+ * timer, so a transfer added right after the last one finished takes the
+ * connection without a REMOVE and an IN in between, even when one
+ * socket_action of an event batch (io_uring reaps every socket at once)
+ * finished them all. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -173,14 +178,17 @@ static void refused(struct xfer_multi *m, int fd, struct xfer__op *op, struct xf
 
 /* Tells the host what fd needs now. Returns 1 when fd must be looked at
  * again at the next flush (an idle connection in its call of grace). */
-static int announce(struct xfer_multi *m, int fd) {
+static int announce(struct xfer_multi *m, int fd, int expire) {
   struct xfer__sock *s = &m->socks[fd];
   struct xfer__op *rd = s->rd && s->rd->armed && s->rd->fd == fd ? s->rd : NULL;
   struct xfer__op *wr = s->wr && s->wr->armed && s->wr->fd == fd ? s->wr : NULL;
   struct xfer__op *any = rd ? rd : wr;
   struct xfer__conn *c = any ? op_conn(m, any) : NULL;
   unsigned want = (rd ? XFER_POLL_IN : 0u) | (wr ? XFER_POLL_OUT : 0u);
-  int idle = rd && !wr && (rd->flags & XFER__OPF_INTERNAL);
+  /* An idle connection stays announced while any transfer runs: a load
+   * client's next request takes one at once, and an event on it (the peer
+   * closed it) is worth seeing. */
+  int idle = rd && !wr && (rd->flags & XFER__OPF_INTERNAL) && m->nrunning == 0;
 
   if (rd == &m->dns.op || rd == &m->wakeup_op) {
     /* The resolver's fd matters only while some transfer may wait on it;
@@ -198,8 +206,10 @@ static int announce(struct xfer_multi *m, int fd) {
       s->grace = 1;
       m->ngrace++;
       return 1;
+    } else if (!expire) {
+      return 1; /* still in grace: only the timer's call ends it */
     } else {
-      want = 0; /* idle for a whole call: the host may forget it */
+      want = 0; /* idle through the timer's call: the host may forget it */
     }
   }
   if (s->grace && (!idle || want == 0)) {
@@ -241,7 +251,7 @@ static void lost(struct xfer_multi *m) {
 
 /* One fd for everything: wanted while a transfer runs, with the same call
  * of grace as an idle connection once none does. */
-static void announce_single(struct xfer_multi *m) {
+static void announce_single(struct xfer_multi *m, int expire) {
   int fd = the_single_fd(m);
   unsigned want = m->nrunning > 0 || m->announce_wakeup ? XFER_POLL_IN : 0u;
   if (!want && m->single_announced) {
@@ -250,6 +260,8 @@ static void announce_single(struct xfer_multi *m) {
       m->ngrace++;
       return;
     }
+    if (!expire)
+      return;
   }
   if (m->single_grace) {
     m->single_grace = 0;
@@ -272,13 +284,13 @@ static void announce_single(struct xfer_multi *m) {
   }
 }
 
-void xfer__socks_flush(struct xfer_multi *m) {
+void xfer__socks_flush(struct xfer_multi *m, int expire) {
   if (!event_mode(m))
     return;
   if (m->socks_lost)
     lost(m);
   if (m->single_fd) {
-    announce_single(m);
+    announce_single(m, expire);
     if (!tracking(m))
       return;
   }
@@ -288,13 +300,24 @@ void xfer__socks_flush(struct xfer_multi *m) {
     mark(m, m->dns.op.fd);
   if (m->wakeup_fd < m->nsocks)
     mark(m, m->wakeup_fd);
+  /* The last transfer ended: the idle connections, which no op event
+   * marks, start their call of grace now. */
+  if (m->nrunning == 0 && m->socks_had_running) {
+    struct xfer__queue *q;
+    xfer__queue_foreach(q, &m->pool.lru) {
+      struct xfer__conn *c = xfer__container_of(q, struct xfer__conn, lru_link);
+      if (c->fd >= 0 && c->fd < m->nsocks)
+        mark(m, c->fd);
+    }
+  }
+  m->socks_had_running = m->nrunning > 0;
   /* Callbacks may close connections (a refusal fails a transfer), which
    * appends to the list behind us; kept fds are compacted to the front. */
   int kept = 0;
   for (int i = 0; i < m->nsock_dirty; i++) {
     int fd = m->sock_dirty[i];
     m->socks[fd].dirty = 0;
-    if (announce(m, fd))
+    if (announce(m, fd, expire))
       m->sock_dirty[kept++] = fd;
   }
   m->nsock_dirty = kept;
@@ -363,13 +386,13 @@ void xfer__multi_fail_all(struct xfer_multi *m, const char *why, ...) {
   }
 }
 
-xfer_mcode xfer__multi_settle(struct xfer_multi *m, int force_timer) {
-  xfer__socks_flush(m);
+xfer_mcode xfer__multi_settle(struct xfer_multi *m, int expire, int force_timer) {
+  xfer__socks_flush(m, expire);
   if (xfer__timer_update(m, force_timer) < 0) {
     /* Every transfer served by the refused timer fails; what that changes
      * is told to the host, but a second refusal is not acted on again. */
     xfer__multi_fail_all(m, "The timer callback refused the multi's timer");
-    xfer__socks_flush(m);
+    xfer__socks_flush(m, 0);
     (void)xfer__timer_update(m, 0);
     m->cb_failed = 1;
   }
@@ -428,7 +451,7 @@ xfer_mcode xfer_multi_socket_action(xfer_multi *m, xfer_socket_t s, int ev_bitma
       return XFERM_UNRECOVERABLE_POLL;
   }
   m->last_wait = m->now;
-  xfer_mcode mc = xfer__multi_settle(m, s == XFER_SOCKET_TIMEOUT);
+  xfer_mcode mc = xfer__multi_settle(m, s == XFER_SOCKET_TIMEOUT, s == XFER_SOCKET_TIMEOUT);
   if (running_handles)
     *running_handles = (int)m->nrunning;
   return mc;

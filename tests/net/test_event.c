@@ -674,3 +674,56 @@ static void post_wakes_idle_loop(int single) {
 Test(event, post_from_another_thread_wakes_an_idle_loop) {
   BOTH_MODES(post_wakes_idle_loop(single));
 }
+
+/* Eight connections kept busy, each finished handle added again as soon as
+ * its message is read (after the turn's events, as real loops do): once
+ * every connection is open, no request costs a socket callback, also when
+ * one socket_action of a batch finishes every transfer (io_uring reaps all
+ * sockets at once). */
+static void busy_pool_quiet(int single) {
+  struct host h;
+  host_init(&h, single);
+  enum { C = 8, ROUNDS = 30 };
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/bytes/13", ts_port(srv));
+  struct xt_req r[C];
+  for (int i = 0; i < C; i++) {
+    xt_req_init(&r[i], url);
+    cr_assert_eq(xfer_multi_add_handle(h.m, r[i].e), XFERM_OK);
+  }
+  int done = 0, running;
+  unsigned warm_cbs = 0;
+  uint64_t end = xt_now_ms() + 20000;
+  while (done < C * ROUNDS) {
+    cr_assert(xt_now_ms() < end, "%d of %d done", done, C * ROUNDS);
+    (void)turn(&h, &running);
+    xfer_msg *msg;
+    int left;
+    while ((msg = xfer_multi_info_read(h.m, &left))) {
+      cr_assert_eq(msg->data.result, XFERE_OK);
+      xfer_easy *e = msg->easy_handle;
+      done++;
+      if (done == C)
+        warm_cbs = h.nsock_cb; /* every connection is open by now */
+      cr_assert_eq(xfer_multi_remove_handle(h.m, e), XFERM_OK);
+      if (done <= C * (ROUNDS - 1))
+        cr_assert_eq(xfer_multi_add_handle(h.m, e), XFERM_OK);
+    }
+  }
+  long conns = 0;
+  for (int i = 0; i < C; i++) {
+    long n = 0;
+    xfer_easy_getinfo(r[i].e, XFERINFO_NUM_CONNECTS, &n);
+    conns += n;
+  }
+  cr_assert_eq(conns, 0, "the last round opened connections");
+  cr_assert_eq(h.nsock_cb, warm_cbs, "%u socket callbacks after warm-up", h.nsock_cb - warm_cbs);
+  drain(&h, 5000);
+  for (int i = 0; i < C; i++)
+    xt_req_free(&r[i]);
+  host_fini(&h);
+}
+
+Test(event, busy_pool_costs_no_socket_callback) {
+  BOTH_MODES(busy_pool_quiet(single));
+}

@@ -169,14 +169,11 @@ xfer_mcode xfer_multi_remove_handle(xfer_multi *m, xfer_easy *e) {
   xfer__queue_remove(&e->multi_link);
   m->nadded--;
   e->multi = NULL;
-  /* Only the timer can have changed: a closed socket was removed from the
-   * host before it closed, and interest is re-judged by the calls that run
-   * transfers, so an idle connection's call of grace outlives this one. */
-  if (xfer__timer_update(m, 0) < 0) {
-    xfer__multi_fail_all(m, "The timer callback refused the multi's timer");
-    return XFERM_ABORTED_BY_CALLBACK;
-  }
-  return XFERM_OK;
+  /* A closed socket was removed from the host before it closed; what is
+   * left to tell is the timer and, when this was the last transfer, the
+   * start of the idle connections' grace (which only the timer's call
+   * ends, so the host keeps them through this call). */
+  return xfer__multi_settle(m, 0, 0);
 }
 
 xfer_easy **xfer_multi_get_handles(xfer_multi *m) {

@@ -687,37 +687,58 @@ static void busy_pool_quiet(int single) {
   char url[128];
   snprintf(url, sizeof url, "http://127.0.0.1:%u/bytes/13", ts_port(srv));
   struct xt_req r[C];
+  int finished[C] = {0};
+  uint64_t conns0 = ts_connections(srv);
   for (int i = 0; i < C; i++) {
     xt_req_init(&r[i], url);
     cr_assert_eq(xfer_multi_add_handle(h.m, r[i].e), XFERM_OK);
   }
-  int done = 0, running;
-  unsigned warm_cbs = 0;
+  int done = 0, running, warm = 0, later = 0;
+  unsigned warm_cbs = 0, warm_adds = 0, warm_removes = 0;
   uint64_t end = xt_now_ms() + 20000;
-  while (done < C * ROUNDS) {
-    cr_assert(xt_now_ms() < end, "%d of %d done", done, C * ROUNDS);
+  /* Until every handle has finished once (a slow accept can hold one
+   * back while the others go round many times), then ROUNDS more rounds. */
+  while (!warm || later < C * ROUNDS) {
+    cr_assert(xt_now_ms() < end, "%d done, %d after warm-up", done, later);
     (void)turn(&h, &running);
     xfer_msg *msg;
     int left;
     while ((msg = xfer_multi_info_read(h.m, &left))) {
+      struct xt_req *q = NULL;
       cr_assert_eq(msg->data.result, XFERE_OK);
-      xfer_easy *e = msg->easy_handle;
+      xfer_easy_getinfo(msg->easy_handle, XFERINFO_PRIVATE, (char **)&q);
+      finished[q - r]++;
       done++;
-      if (done == C)
-        warm_cbs = h.nsock_cb; /* every connection is open by now */
-      cr_assert_eq(xfer_multi_remove_handle(h.m, e), XFERM_OK);
-      if (done <= C * (ROUNDS - 1))
-        cr_assert_eq(xfer_multi_add_handle(h.m, e), XFERM_OK);
+      if (warm)
+        later++;
+      cr_assert_eq(xfer_multi_remove_handle(h.m, q->e), XFERM_OK);
+      cr_assert_eq(xfer_multi_add_handle(h.m, q->e), XFERM_OK);
+    }
+    /* Warm once every handle has finished a transfer: all eight
+     * connections are open and announced (a slow accept can delay one). */
+    if (!warm) {
+      warm = 1;
+      for (int i = 0; i < C; i++)
+        warm &= finished[i] > 0;
+      if (warm) {
+        warm_cbs = h.nsock_cb;
+        warm_adds = h.nadd;
+        warm_removes = h.nremove;
+      }
     }
   }
-  long conns = 0;
-  for (int i = 0; i < C; i++) {
-    long n = 0;
-    xfer_easy_getinfo(r[i].e, XFERINFO_NUM_CONNECTS, &n);
-    conns += n;
-  }
-  cr_assert_eq(conns, 0, "the last round opened connections");
-  cr_assert_eq(h.nsock_cb, warm_cbs, "%u socket callbacks after warm-up", h.nsock_cb - warm_cbs);
+  uint64_t conns = ts_connections(srv) - conns0;
+  cr_assert_eq(conns, (uint64_t)C, "%llu connections for %d handles", (unsigned long long)conns, C);
+  /* No connection left the host and came back (no REMOVE, no new IN). A
+   * send that cannot complete at once (under load io_uring may hand it to
+   * a kernel worker) legitimately asks for writability and back: allowed,
+   * but it must stay rare. */
+  cr_assert_eq(h.nadd, warm_adds, "%u new registrations after warm-up", h.nadd - warm_adds);
+  cr_assert_eq(h.nremove, warm_removes, "%u REMOVEs after warm-up", h.nremove - warm_removes);
+  cr_assert_leq(h.nsock_cb - warm_cbs, (unsigned)later / 20,
+                "%u socket callbacks for %d warm requests", h.nsock_cb - warm_cbs, later);
+  for (int i = 0; i < C; i++)
+    xfer_multi_remove_handle(h.m, r[i].e);
   drain(&h, 5000);
   for (int i = 0; i < C; i++)
     xt_req_free(&r[i]);

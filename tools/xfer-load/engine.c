@@ -1,7 +1,8 @@
-/* The load engine: one multi handle and one easy handle per connection,
- * driven by the loop a libcurl multi user writes (perform, info_read, poll).
- * A finished handle is removed and added again, so its connection goes back
- * to the pool and is reused; the handles are set up once and nothing is
+/* The load engine: one multi handle and, per connection, one easy handle
+ * per URL, driven by the loop a libcurl multi user writes (perform,
+ * info_read, poll). A finished request's slot adds its next handle (the
+ * next URL in turn, or the same one again), so the connection goes back to
+ * the pool and is reused; the handles are set up once and nothing is
  * allocated per request, which keeps the tool's own cost out of the way of
  * the library's. */
 #include "load.h"
@@ -22,12 +23,19 @@
  * the end of a run. */
 #define MAX_POLL_MS 1000
 
-/* One parallel transfer: its easy handle and when its request started. */
+/* One parallel transfer: an easy handle per URL, the one in flight, and
+ * when its request started. */
 struct load_slot {
-  xfer_easy *easy;
+  xfer_easy *easy[LOAD_MAX_URLS];
+  int next;            /* the handle of the next request */
+  xfer_easy *current;  /* the handle in flight */
   struct load_result *result;
   uint64_t started_ns;
 };
+
+/* The request headers, one list for every handle (the library reads it at
+ * each request and does not copy it). */
+static struct xfer_slist *header_list;
 
 /* Set by SIGINT: the run stops early and still reports what it measured.
  * The multi is only read by the handler, and is set before the handler is
@@ -64,33 +72,41 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *userdata
   return size * nmemb;
 }
 
-static int setup_slot(struct load_slot *slot, const struct load_options *o, const char *url,
-                      struct load_result *r)
+static int setup_easy(xfer_easy *e, struct load_slot *slot, const struct load_options *o,
+                      const char *url)
 {
-  slot->result = r;
-  slot->easy = xfer_easy_init();
-  if (!slot->easy) {
-    fprintf(stderr, "xfer-load: xfer_easy_init failed (out of memory)\n");
-    return -1;
-  }
+  int head = o->method && strcmp(o->method, "HEAD") == 0;
   struct {
     const char *name;
     xfer_code rc;
   } set[] = {
-      {"XFEROPT_URL", xfer_easy_setopt(slot->easy, XFEROPT_URL, url)},
+      {"XFEROPT_URL", xfer_easy_setopt(e, XFEROPT_URL, url)},
       {"XFEROPT_WRITEFUNCTION",
-       xfer_easy_setopt(slot->easy, XFEROPT_WRITEFUNCTION, (xfer_write_callback)discard_body)},
-      {"XFEROPT_WRITEDATA", xfer_easy_setopt(slot->easy, XFEROPT_WRITEDATA, (void *)slot)},
-      {"XFEROPT_PRIVATE", xfer_easy_setopt(slot->easy, XFEROPT_PRIVATE, (void *)slot)},
+       xfer_easy_setopt(e, XFEROPT_WRITEFUNCTION, (xfer_write_callback)discard_body)},
+      {"XFEROPT_WRITEDATA", xfer_easy_setopt(e, XFEROPT_WRITEDATA, (void *)slot)},
+      {"XFEROPT_PRIVATE", xfer_easy_setopt(e, XFEROPT_PRIVATE, (void *)slot)},
       /* No signals: the tool is single-threaded, but that is what every
        * multi user with threads must set, and the peers' loop sets it too. */
-      {"XFEROPT_NOSIGNAL", xfer_easy_setopt(slot->easy, XFEROPT_NOSIGNAL, 1L)},
+      {"XFEROPT_NOSIGNAL", xfer_easy_setopt(e, XFEROPT_NOSIGNAL, 1L)},
       /* -k turns off both checks, as curl's does. */
       {"XFEROPT_SSL_VERIFYPEER",
-       xfer_easy_setopt(slot->easy, XFEROPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L)},
+       xfer_easy_setopt(e, XFEROPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L)},
       {"XFEROPT_SSL_VERIFYHOST",
-       xfer_easy_setopt(slot->easy, XFEROPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L)},
-      {"XFEROPT_CAINFO", xfer_easy_setopt(slot->easy, XFEROPT_CAINFO, o->cacert)},
+       xfer_easy_setopt(e, XFEROPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L)},
+      {"XFEROPT_CAINFO", xfer_easy_setopt(e, XFEROPT_CAINFO, o->cacert)},
+      {"XFEROPT_HTTPHEADER", xfer_easy_setopt(e, XFEROPT_HTTPHEADER, header_list)},
+      {"XFEROPT_TIMEOUT_MS", xfer_easy_setopt(e, XFEROPT_TIMEOUT_MS, o->timeout_ms)},
+      /* A body makes the request a POST, with its exact length; the bytes
+       * are the tool's and outlive every transfer. */
+      {"XFEROPT_POSTFIELDSIZE_LARGE",
+       o->body ? xfer_easy_setopt(e, XFEROPT_POSTFIELDSIZE_LARGE, (xfer_off_t)o->body_len)
+               : XFERE_OK},
+      {"XFEROPT_POSTFIELDS", o->body ? xfer_easy_setopt(e, XFEROPT_POSTFIELDS, o->body) : XFERE_OK},
+      /* HEAD is the one method whose answer has no body whatever it says:
+       * the library must know, as libcurl's NOBODY tells it. */
+      {"XFEROPT_NOBODY", head ? xfer_easy_setopt(e, XFEROPT_NOBODY, 1L) : XFERE_OK},
+      {"XFEROPT_CUSTOMREQUEST",
+       o->method && !head ? xfer_easy_setopt(e, XFEROPT_CUSTOMREQUEST, o->method) : XFERE_OK},
   };
   for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
     if (set[i].rc != XFERE_OK) {
@@ -100,6 +116,31 @@ static int setup_slot(struct load_slot *slot, const struct load_options *o, cons
     }
   }
   return 0;
+}
+
+static int setup_slot(struct load_slot *slot, const struct load_options *o,
+                      const char *const *urls, int nurls, struct load_result *r)
+{
+  slot->result = r;
+  for (int u = 0; u < nurls; u++) {
+    slot->easy[u] = xfer_easy_init();
+    if (!slot->easy[u]) {
+      fprintf(stderr, "xfer-load: xfer_easy_init failed (out of memory)\n");
+      return -1;
+    }
+    if (setup_easy(slot->easy[u], slot, o, urls[u]) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* Adds the slot's next request: the next URL in turn. */
+static xfer_mcode start(xfer_multi *m, struct load_slot *slot, int nurls, uint64_t now)
+{
+  slot->current = slot->easy[slot->next];
+  slot->next = slot->next + 1 == nurls ? 0 : slot->next + 1;
+  slot->started_ns = now;
+  return xfer_multi_add_handle(m, slot->current);
 }
 
 static int setup_multi(xfer_multi *m, const struct load_options *o, long slots)
@@ -133,16 +174,17 @@ static void account(struct load_result *r, struct load_slot *slot, xfer_code rc,
                     int *header_info)
 {
   long n = 0;
-  if (xfer_easy_getinfo(slot->easy, XFERINFO_NUM_CONNECTS, &n) == XFERE_OK && n > 0)
+  xfer_easy *e = slot->current;
+  if (xfer_easy_getinfo(e, XFERINFO_NUM_CONNECTS, &n) == XFERE_OK && n > 0)
     r->connections += (uint64_t)n;
   struct xfer_tlssessioninfo *ti = NULL;
-  if (xfer_easy_getinfo(slot->easy, XFERINFO_TLS_SSL_PTR, &ti) == XFERE_OK && ti &&
+  if (xfer_easy_getinfo(e, XFERINFO_TLS_SSL_PTR, &ti) == XFERE_OK && ti &&
       ti->backend) {
     r->tls_backend = ti->backend;
     long resumed = 0;
     if (n > 0) {
       r->handshakes += (uint64_t)n;
-      if (xfer_easy_getinfo(slot->easy, XFERINFO_TLS_SESSION_RESUMED, &resumed) == XFERE_OK &&
+      if (xfer_easy_getinfo(e, XFERINFO_TLS_SESSION_RESUMED, &resumed) == XFERE_OK &&
           resumed)
         r->resumed++;
     }
@@ -156,16 +198,17 @@ static void account(struct load_result *r, struct load_slot *slot, xfer_code rc,
   r->requests++;
   histogram_record(&r->latency, t - slot->started_ns);
   long status = 0;
-  xfer_easy_getinfo(slot->easy, XFERINFO_RESPONSE_CODE, &status);
+  xfer_easy_getinfo(e, XFERINFO_RESPONSE_CODE, &status);
   /* 1xx never ends a transfer, so below 200 means no status at all. */
   if (status < 200 || status >= 400)
     r->bad_status++;
+  r->by_status[status >= 100 && status < LOAD_MAX_STATUS ? status : 0]++;
   /* The header size makes the byte count comparable with wrk's, which
    * counts every byte read; it is asked for until the library says it does
    * not have it. */
   if (*header_info) {
     long hs = 0;
-    if (xfer_easy_getinfo(slot->easy, XFERINFO_HEADER_SIZE, &hs) == XFERE_OK && hs >= 0) {
+    if (xfer_easy_getinfo(e, XFERINFO_HEADER_SIZE, &hs) == XFERE_OK && hs >= 0) {
       r->header_bytes += (uint64_t)hs;
     } else {
       *header_info = 0;
@@ -178,19 +221,21 @@ static void account(struct load_result *r, struct load_slot *slot, xfer_code rc,
  * flight left added. A multi error ends the run early, with what was
  * measured until then kept and the error noted in r->aborted. */
 static void drive(xfer_multi *m, const struct load_options *o, struct load_slot *slots,
-                  long nslots, struct load_result *r)
+                  long nslots, int nurls, struct load_result *r)
 {
   int header_info = 1;
   uint64_t issued = 0;
   long active = 0;
-  uint64_t start = now_ns();
+  uint64_t start_ns = now_ns();
   uint64_t deadline = UINT64_MAX;
   if (o->duration_s > 0.0)
-    deadline = start + (uint64_t)(o->duration_s * (double)NS_PER_S);
+    deadline = start_ns + (uint64_t)(o->duration_s * (double)NS_PER_S);
 
   for (long i = 0; i < nslots; i++) {
-    slots[i].started_ns = start;
-    xfer_mcode mc = xfer_multi_add_handle(m, slots[i].easy);
+    /* Each connection starts at a different URL, so that all of them are
+     * asked for from the first round on. */
+    slots[i].next = (int)(i % nurls);
+    xfer_mcode mc = start(m, &slots[i], nurls, start_ns);
     if (mc != XFERM_OK) {
       r->aborted = xfer_multi_strerror(mc);
       goto done;
@@ -199,7 +244,7 @@ static void drive(xfer_multi *m, const struct load_options *o, struct load_slot 
     active++;
   }
 
-  uint64_t now = start;
+  uint64_t now = start_ns;
   while (active > 0) {
     int running = 0;
     xfer_mcode mc = xfer_multi_perform(m, &running);
@@ -225,8 +270,7 @@ static void drive(xfer_multi *m, const struct load_options *o, struct load_slot 
       active--;
       int more = o->requests ? issued < o->requests : now < deadline;
       if (more && !interrupted) {
-        slot->started_ns = now;
-        mc = xfer_multi_add_handle(m, e);
+        mc = start(m, slot, nurls, now);
         if (mc != XFERM_OK) {
           r->aborted = xfer_multi_strerror(mc);
           goto done;
@@ -255,10 +299,11 @@ static void drive(xfer_multi *m, const struct load_options *o, struct load_slot 
   }
 done:
   r->header_bytes_known = header_info;
-  r->elapsed_s = (double)(now_ns() - start) / (double)NS_PER_S;
+  r->elapsed_s = (double)(now_ns() - start_ns) / (double)NS_PER_S;
 }
 
-int engine_run(const struct load_options *o, const char *url, struct load_result *r)
+int engine_run(const struct load_options *o, const char *const *urls, int nurls,
+               struct load_result *r)
 {
   memset(r, 0, sizeof *r);
   histogram_init(&r->latency);
@@ -280,8 +325,16 @@ int engine_run(const struct load_options *o, const char *url, struct load_result
     status = 1;
   if (status == 0 && xfer_multi_backend(m))
     snprintf(r->backend, sizeof r->backend, "%s", xfer_multi_backend(m));
+  for (int i = 0; status == 0 && i < o->nheaders; i++) {
+    struct xfer_slist *l = xfer_slist_append(header_list, o->headers[i]);
+    if (!l) {
+      fprintf(stderr, "xfer-load: out of memory for the request headers\n");
+      status = 1;
+    }
+    header_list = l;
+  }
   for (long i = 0; status == 0 && i < nslots; i++)
-    if (setup_slot(&slots[i], o, url, r) < 0)
+    if (setup_slot(&slots[i], o, urls, nurls, r) < 0)
       status = 1;
 
   if (status == 0) {
@@ -297,7 +350,7 @@ int engine_run(const struct load_options *o, const char *url, struct load_result
 
     struct rusage before, after;
     getrusage(RUSAGE_SELF, &before);
-    drive(m, o, slots, nslots, r);
+    drive(m, o, slots, nslots, nurls, r);
     getrusage(RUSAGE_SELF, &after);
 
     sigaction(SIGINT, &old, NULL);
@@ -310,8 +363,11 @@ int engine_run(const struct load_options *o, const char *url, struct load_result
   /* Cleaning an easy handle removes it from the multi first, which also
    * drops the transfers still in flight when the time ran out. */
   for (long i = 0; slots && i < nslots; i++)
-    xfer_easy_cleanup(slots[i].easy);
+    for (int u = 0; u < nurls; u++)
+      xfer_easy_cleanup(slots[i].easy[u]);
   free(slots);
   xfer_multi_cleanup(m);
+  xfer_slist_free_all(header_list);
+  header_list = NULL;
   return status;
 }

@@ -10,6 +10,11 @@
 
 /* ---- options.c ---- */
 
+/* Bounds on repeated arguments: a load test names a few URLs and headers;
+ * more is a mistake the tool says rather than an allocation per flag. */
+#define LOAD_MAX_URLS 64
+#define LOAD_MAX_HEADERS 64
+
 struct load_options {
   long connections;
   /* Exactly one of requests and duration_s is non-zero once parsed. */
@@ -18,8 +23,24 @@ struct load_options {
   /* XFERMOPT_BACKEND's value, 0 to leave the library's default. */
   long backend;
   const char *backend_name;
-  /* NULL to load-test the built-in server. */
-  const char *url;
+  /* The URLs, taken in turn by each connection's requests; none to
+   * load-test the built-in server. */
+  const char *urls[LOAD_MAX_URLS];
+  int nurls;
+  /* -m: the request method, NULL for GET (or POST with a body). */
+  const char *method;
+  /* -H: extra request header lines, as given. */
+  const char *headers[LOAD_MAX_HEADERS];
+  int nheaders;
+  /* --body: the request body, read from a file at start-up. */
+  const char *body_file;
+  char *body;
+  size_t body_len;
+  /* --timeout: per request, in milliseconds; 0 for none. */
+  long timeout_ms;
+  /* --max-errors: failed requests and non-2xx/3xx answers tolerated before
+   * the exit status says the run failed. */
+  uint64_t max_errors;
   /* Run only the built-in server in the foreground (for comparisons). */
   int serve_only;
   /* HTTPS: skip verification (-k), or trust this CA file (--cacert). */
@@ -27,9 +48,11 @@ struct load_options {
   const char *cacert;
 };
 
-/* Fills o from argv. Returns 0 to run, 1 when help was printed (exit 0), and
- * -1 after printing why the arguments are wrong (exit 2). */
+/* Fills o from argv (and reads --body's file). Returns 0 to run, 1 when
+ * help was printed (exit 0), and -1 after printing why the arguments are
+ * wrong (exit 2). */
 int options_parse(int argc, char **argv, struct load_options *o);
+void options_free(struct load_options *o);
 
 /* ---- server.c ---- */
 
@@ -53,6 +76,8 @@ void server_stop(pid_t pid);
 /* xfer_code values are small (libcurl's stop below 100); any larger code is
  * counted in the last slot so that the table stays fixed. */
 #define LOAD_MAX_CODES 128
+/* HTTP status codes are three digits from 100 to 599 (RFC 9110 section 15). */
+#define LOAD_MAX_STATUS 600
 
 struct load_result {
   /* Transfers that got a response, whatever its status. */
@@ -62,6 +87,8 @@ struct load_result {
   uint64_t errors_by_code[LOAD_MAX_CODES];
   /* Responses with a status outside 200-399. */
   uint64_t bad_status;
+  /* Responses by status code (100-599; 0 for anything else). */
+  uint64_t by_status[LOAD_MAX_STATUS];
   uint64_t body_bytes;
   /* Header bytes as XFERINFO_HEADER_SIZE reports them; header_bytes_known
    * is 0 when the library does not provide that info. */
@@ -89,13 +116,15 @@ struct load_result {
   struct load_histogram latency;
 };
 
-/* Runs the load against url. Returns 0 when the run took place (whatever
- * its errors), or the exit status after printing why it could not. */
-int engine_run(const struct load_options *o, const char *url, struct load_result *r);
+/* Runs the load against the urls, each connection taking them in turn.
+ * Returns 0 when the run took place (whatever its errors), or the exit
+ * status after printing why it could not. */
+int engine_run(const struct load_options *o, const char *const *urls, int nurls,
+               struct load_result *r);
 
 /* ---- report.c ---- */
 
-void report_print(FILE *out, const struct load_options *o, const char *url, int builtin,
-                  const struct load_result *r);
+void report_print(FILE *out, const struct load_options *o, const char *const *urls, int nurls,
+                  int builtin, const struct load_result *r);
 
 #endif

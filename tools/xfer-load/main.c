@@ -57,8 +57,10 @@ int main(int argc, char **argv)
 {
   struct load_options o;
   int rc = options_parse(argc, argv, &o);
-  if (rc != 0)
+  if (rc != 0) {
+    options_free(&o);
     return rc > 0 ? 0 : 2;
+  }
   if (ensure_fd_limit(o.connections) < 0)
     return 1;
   /* A peer that closes early must fail one transfer, not kill the tool. */
@@ -67,15 +69,18 @@ int main(int argc, char **argv)
     return serve_only();
 
   char url_buf[URL_TEXT];
-  const char *url = o.url;
+  const char *const *urls = o.urls;
+  int nurls = o.nurls;
+  const char *builtin_url[1] = {url_buf};
   pid_t server = -1;
-  if (!url) {
+  if (!nurls) {
     uint16_t port;
     int lfd = server_listen(&port);
     if (lfd < 0)
       return 1;
     snprintf(url_buf, sizeof url_buf, "http://127.0.0.1:%u/", (unsigned)port);
-    url = url_buf;
+    urls = builtin_url;
+    nurls = 1;
     /* Forked before the library is initialised, so the child holds none of
      * its state; the socket already listens, so no connect can race it. */
     server = server_spawn(lfd);
@@ -90,13 +95,16 @@ int main(int argc, char **argv)
       server_stop(server);
     return 1;
   }
-  int status = engine_run(&o, url, &result);
+  int status = engine_run(&o, urls, nurls, &result);
   if (server > 0)
     server_stop(server);
   xfer_global_cleanup();
+  if (status == 0)
+    report_print(stdout, &o, urls, nurls, server > 0, &result);
+  options_free(&o);
   if (status != 0)
     return status;
-
-  report_print(stdout, &o, url, server > 0, &result);
-  return result.errors || result.bad_status || result.aborted ? 1 : 0;
+  /* Failed requests and non-2xx/3xx answers fail the run past
+   * --max-errors (0 by default), so that it can gate a pipeline. */
+  return result.errors + result.bad_status > o.max_errors || result.aborted ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <xfer/xfer.h>
 
@@ -26,15 +27,22 @@ static void usage(FILE *f)
 {
   fprintf(f,
           "Usage: xfer-load [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] "
-          "[--backend poll|epoll|io_uring] [URL]\n"
+          "[--backend poll|epoll|io_uring] [URL...]\n"
           "\n"
           "Load-tests an HTTP/1.1 server through xfer's multi interface: CONNECTIONS\n"
-          "transfers run in parallel, each on its own keep-alive connection.\n"
-          "Without a URL a built-in server on 127.0.0.1 answers every request.\n"
+          "transfers run in parallel, each on its own keep-alive connection. With\n"
+          "several URLs each connection takes them in turn. Without a URL a built-in\n"
+          "server on 127.0.0.1 answers every request.\n"
           "\n"
           "  -c, --connections N   transfers (and connections) in parallel (default %d)\n"
           "  -n, --requests N      stop after N requests\n"
           "  -d, --duration T      stop after T seconds (default %g; suffixes ms, s, m, h)\n"
+          "  -m, --method NAME     request method (default GET, or POST with --body)\n"
+          "  -H, --header 'N: V'   add a request header line (repeatable)\n"
+          "      --body FILE       send FILE's bytes as every request's body\n"
+          "      --timeout T       fail a request that takes longer than T\n"
+          "      --max-errors N    exit 0 still with up to N failed requests or\n"
+          "                        non-2xx/3xx answers (default 0)\n"
           "      --backend NAME    I/O backend: poll, epoll, io_uring (default: the\n"
           "                        library's choice, see XFER_BACKEND)\n"
           "  -k, --insecure        https: do not verify the server's certificate\n"
@@ -43,8 +51,8 @@ static void usage(FILE *f)
           "                        XFER_SSL_BACKEND's (wolfssl, the default, or openssl)\n"
           "  -h, --help            show this help\n"
           "\n"
-          "Exit status: 0 when every request got a 2xx/3xx response, 1 otherwise,\n"
-          "2 for bad arguments.\n",
+          "Exit status: 0 when every request got a 2xx/3xx response (or at most\n"
+          "--max-errors did not), 1 otherwise, 2 for bad arguments.\n",
           DEFAULT_CONNECTIONS, DEFAULT_DURATION_S);
 }
 
@@ -117,8 +125,67 @@ static int parse_backend(const char *s, struct load_options *o)
   return -1;
 }
 
+/* A method is an RFC 9110 token: letters, digits and the token symbols,
+ * nothing that could break the request line. */
+static int valid_method(const char *s)
+{
+  if (!*s)
+    return 0;
+  for (; *s; s++)
+    if (!strchr("!#$%&'*+-.^_`|~", *s) && !(*s >= '0' && *s <= '9') &&
+        !(*s >= 'A' && *s <= 'Z') && !(*s >= 'a' && *s <= 'z'))
+      return 0;
+  return 1;
+}
+
+/* "Name: value" with a token name and no line break anywhere. */
+static int valid_header(const char *s)
+{
+  const char *colon = strchr(s, ':');
+  if (!colon || colon == s || strpbrk(s, "\r\n"))
+    return 0;
+  for (const char *p = s; p < colon; p++)
+    if (!strchr("!#$%&'*+-.^_`|~", *p) && !(*p >= '0' && *p <= '9') &&
+        !(*p >= 'A' && *p <= 'Z') && !(*p >= 'a' && *p <= 'z'))
+      return 0;
+  return 1;
+}
+
+/* Reads the whole of path into o->body. */
+static int read_body(struct load_options *o, const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "xfer-load: --body %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+    fprintf(stderr, "xfer-load: --body %s: not a regular file\n", path);
+    fclose(f);
+    return -1;
+  }
+  size_t n = (size_t)st.st_size;
+  o->body = malloc(n ? n : 1);
+  if (!o->body || fread(o->body, 1, n, f) != n) {
+    fprintf(stderr, "xfer-load: --body %s: cannot read it\n", path);
+    fclose(f);
+    return -1;
+  }
+  fclose(f);
+  o->body_len = n;
+  o->body_file = path;
+  return 0;
+}
+
+void options_free(struct load_options *o)
+{
+  free(o->body);
+  o->body = NULL;
+}
+
 /* Values of getopt_long for the options that have no short form. */
-enum { OPT_BACKEND = 256, OPT_SERVE_ONLY, OPT_CACERT };
+enum { OPT_BACKEND = 256, OPT_SERVE_ONLY, OPT_CACERT, OPT_BODY, OPT_TIMEOUT, OPT_MAX_ERRORS };
 
 int options_parse(int argc, char **argv, struct load_options *o)
 {
@@ -129,6 +196,11 @@ int options_parse(int argc, char **argv, struct load_options *o)
       {"backend", required_argument, NULL, OPT_BACKEND},
       {"insecure", no_argument, NULL, 'k'},
       {"cacert", required_argument, NULL, OPT_CACERT},
+      {"method", required_argument, NULL, 'm'},
+      {"header", required_argument, NULL, 'H'},
+      {"body", required_argument, NULL, OPT_BODY},
+      {"timeout", required_argument, NULL, OPT_TIMEOUT},
+      {"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
       /* Runs only the built-in server, for measuring other clients against
        * it; left out of --help as it is not part of load testing proper. */
       {"serve-only", no_argument, NULL, OPT_SERVE_ONLY},
@@ -145,7 +217,9 @@ int options_parse(int argc, char **argv, struct load_options *o)
   optind = 1;
   unsigned long long count;
   int opt;
-  while ((opt = getopt_long(argc, argv, ":c:n:d:kh", longs, NULL)) != -1) {
+  const char *body_path = NULL;
+  double timeout_s;
+  while ((opt = getopt_long(argc, argv, ":c:n:d:m:H:kh", longs, NULL)) != -1) {
     switch (opt) {
     case 'c':
       if (parse_count(optarg, 1, MAX_CONNECTIONS, &count) < 0)
@@ -176,6 +250,32 @@ int options_parse(int argc, char **argv, struct load_options *o)
     case OPT_CACERT:
       o->cacert = optarg;
       break;
+    case 'm':
+      if (!valid_method(optarg))
+        return bad("%s needs a method name such as GET or POST, not '%s'", "--method", optarg);
+      o->method = optarg;
+      break;
+    case 'H':
+      if (!valid_header(optarg))
+        return bad("%s needs 'Name: value' on one line, not '%s'", "--header", optarg);
+      if (o->nheaders == LOAD_MAX_HEADERS)
+        return bad("%s is accepted 64 times at most; '%s' is one too many", "--header", optarg);
+      o->headers[o->nheaders++] = optarg;
+      break;
+    case OPT_BODY:
+      body_path = optarg;
+      break;
+    case OPT_TIMEOUT:
+      if (parse_duration(optarg, &timeout_s) < 0 || timeout_s < 0.001 || timeout_s > 86400.0)
+        return bad("%s needs a time from 1ms to 24h such as 2s or 500ms, not '%s'", "--timeout",
+                   optarg);
+      o->timeout_ms = (long)(timeout_s * 1000.0 + 0.5);
+      break;
+    case OPT_MAX_ERRORS:
+      if (parse_count(optarg, 0, UINT64_MAX, &count) < 0)
+        return bad("%s needs a whole number, not '%s'", "--max-errors", optarg);
+      o->max_errors = count;
+      break;
     case 'h':
       usage(stdout);
       return 1;
@@ -188,15 +288,19 @@ int options_parse(int argc, char **argv, struct load_options *o)
     }
     }
   }
-  if (optind < argc)
-    o->url = argv[optind++];
-  if (optind < argc)
-    return bad("one URL at most; '%s' is one too many%s", argv[optind], "");
+  while (optind < argc) {
+    if (o->nurls == LOAD_MAX_URLS)
+      return bad("64 URLs at most; '%s' is one too many%s", argv[optind], "");
+    o->urls[o->nurls++] = argv[optind++];
+  }
   if (o->requests && o->duration_s > 0.0)
     return bad("%s and %s cannot be combined: a run is counted or timed", "-n", "-d");
-  if (o->serve_only && o->url)
-    return bad("%s serves locally and takes no URL, not '%s'", "--serve-only", o->url);
+  if (o->serve_only && o->nurls)
+    return bad("%s serves locally and takes no URL, not '%s'", "--serve-only", o->urls[0]);
   if (!o->requests && o->duration_s == 0.0)
     o->duration_s = DEFAULT_DURATION_S;
+  /* Read last, so that a bad flag after --body is reported as such. */
+  if (body_path && read_body(o, body_path) < 0)
+    return -1;
   return 0;
 }

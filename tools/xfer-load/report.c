@@ -60,7 +60,7 @@ static void print_latency(FILE *out, const struct load_histogram *h)
   static const struct {
     const char *label;
     double p;
-  } points[] = {{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99.9", 99.9}};
+  } points[] = {{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99.9", 99.9}, {"p99.99", 99.99}};
   char buf[LATENCY_TEXT];
   fputs("  latency      ", out);
   if (h->count == 0) {
@@ -73,12 +73,32 @@ static void print_latency(FILE *out, const struct load_histogram *h)
   fprintf(out, "  (mean %s)\n", fmt_latency(buf, (uint64_t)histogram_mean_ns(h)));
 }
 
-void report_print(FILE *out, const struct load_options *o, const char *url, int builtin,
-                  const struct load_result *r)
+/* Responses by status code, in code order. */
+static void print_status(FILE *out, const struct load_result *r)
+{
+  const char *sep = "  status       ";
+  for (unsigned c = 0; c < LOAD_MAX_STATUS; c++) {
+    if (!r->by_status[c])
+      continue;
+    if (c == 0)
+      fprintf(out, "%s none: %llu", sep, (unsigned long long)r->by_status[c]);
+    else
+      fprintf(out, "%s %u: %llu", sep, c, (unsigned long long)r->by_status[c]);
+    sep = ",";
+  }
+  if (sep[0] == ',')
+    fputc('\n', out);
+}
+
+void report_print(FILE *out, const struct load_options *o, const char *const *urls, int nurls,
+                  int builtin, const struct load_result *r)
 {
   double secs = r->elapsed_s > 0.0 ? r->elapsed_s : 1e-9;
-  fprintf(out, "xfer-load: %s%s, %ld connections, %.2f s, ", url, builtin ? " (built-in server)" : "",
-          r->slots, r->elapsed_s);
+  fprintf(out, "xfer-load: %s", urls[0]);
+  if (nurls > 1)
+    fprintf(out, " and %d more URLs in turn", nurls - 1);
+  fprintf(out, "%s, %ld connections, %.2f s, ", builtin ? " (built-in server)" : "", r->slots,
+          r->elapsed_s);
   print_backend(out, o, r);
   fputs(r->interrupted ? " (interrupted)\n" : "\n", out);
   if (r->aborted)
@@ -95,6 +115,7 @@ void report_print(FILE *out, const struct load_options *o, const char *url, int 
   else
     fputs("; body only)\n", out);
 
+  print_status(out, r);
   print_errors(out, r);
   fprintf(out, "  connections   %llu\n", (unsigned long long)r->connections);
   if (r->tls_backend) {

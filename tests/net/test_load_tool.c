@@ -1,0 +1,138 @@
+/* xfer-load as a user runs it: the built program against this test's own
+ * server, on the backend of XFER_BACKEND (which the child inherits). What
+ * the server received (methods, headers, bodies, which URLs) and what the
+ * tool printed and returned are checked. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "testserver.h"
+
+#ifndef XFER_LOAD_BIN
+#error "XFER_LOAD_BIN must name the xfer-load program"
+#endif
+
+static struct ts_server *srv;
+
+static void setup(void) {
+  srv = ts_start();
+  cr_assert_not_null(srv);
+}
+
+static void teardown(void) {
+  ts_stop(srv);
+}
+
+TestSuite(load_tool, .init = setup, .fini = teardown);
+
+#define OUTCAP 65536
+
+static char out[OUTCAP];
+
+/* Runs xfer-load with the NULL-terminated arguments; returns its exit code. */
+static int run(const char *first, ...) {
+  char *argv[32];
+  int n = 0;
+  argv[n++] = (char *)XFER_LOAD_BIN;
+  va_list ap;
+  va_start(ap, first);
+  for (const char *a = first; a; a = va_arg(ap, const char *)) {
+    cr_assert(n < 31);
+    argv[n++] = (char *)a;
+  }
+  va_end(ap);
+  argv[n] = NULL;
+  return ts_proc_run(argv, NULL, out, sizeof out, 60000);
+}
+
+static char *url(const char *path) {
+  static char bufs[4][160];
+  static int k;
+  char *b = bufs[k++ % 4];
+  ts_url(srv, path, b, sizeof bufs[0]);
+  return b;
+}
+
+Test(load_tool, clean_run_exits_zero_and_counts_statuses) {
+  int rc = run("-c", "4", "-n", "200", url("/bytes/13"), NULL);
+  cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+  cr_assert(strstr(out, "requests      200 "), "%s", out);
+  cr_assert(strstr(out, "status        200: 200"), "%s", out);
+  cr_assert(strstr(out, "p99.99"), "%s", out);
+  cr_assert_eq(ts_requests(srv), 200u);
+}
+
+Test(load_tool, failures_fail_the_run_unless_tolerated) {
+  int rc = run("-c", "2", "-n", "10", url("/status/404"), NULL);
+  cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
+  cr_assert(strstr(out, "404: 10"), "%s", out);
+  rc = run("-c", "2", "-n", "10", "--max-errors", "10", url("/status/404"), NULL);
+  cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+  rc = run("-c", "2", "-n", "10", "--max-errors", "9", url("/status/404"), NULL);
+  cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
+}
+
+Test(load_tool, bad_arguments_exit_two) {
+  cr_assert_eq(run("-c", "0", NULL), 2);
+  cr_assert_eq(run("-H", "no colon", NULL), 2);
+  cr_assert_eq(run("-m", "GET X", NULL), 2);
+  cr_assert_eq(run("--body", "/nonexistent/file", NULL), 2);
+  cr_assert_eq(run("--timeout", "0", NULL), 2);
+  cr_assert_eq(run("--no-such-flag", NULL), 2);
+}
+
+Test(load_tool, method_headers_and_body_reach_the_server) {
+  char path[] = "/tmp/xfer-load-body.XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  const char body[] = "a=1&b=two";
+  cr_assert_eq(write(fd, body, sizeof body - 1), (ssize_t)(sizeof body - 1));
+  close(fd);
+  int rc = run("-c", "2", "-n", "6", "-m", "PUT", "-H", "X-One: 1", "-H", "X-Two: second",
+               "--body", path, url("/echo"), NULL);
+  unlink(path);
+  cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+  cr_assert_eq(ts_requests(srv), 6u);
+  char req[4096];
+  for (size_t i = 0; i < 6; i++) {
+    size_t n = ts_request_log(srv, i, req, sizeof req);
+    cr_assert(n > 0 && n < sizeof req);
+    req[n] = '\0';
+    cr_assert_eq(strncmp(req, "PUT /echo HTTP/1.1\r\n", 20), 0, "%s", req);
+    cr_assert(strstr(req, "\r\nX-One: 1\r\n") && strstr(req, "\r\nX-Two: second\r\n"), "%s", req);
+    cr_assert(strstr(req, "\r\nContent-Length: 9\r\n"), "%s", req);
+    size_t blen = sizeof body - 1;
+    cr_assert(n >= blen && memcmp(req + n - blen, body, blen) == 0, "%s", req);
+  }
+}
+
+Test(load_tool, several_urls_are_taken_in_turn) {
+  int rc = run("-c", "2", "-n", "90", url("/bytes/1"), url("/bytes/2"), url("/bytes/3"), NULL);
+  cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+  int seen[4] = {0};
+  char req[512];
+  size_t n = (size_t)ts_requests(srv);
+  cr_assert_eq(n, 90u);
+  for (size_t i = 0; i < n; i++) {
+    ts_request_log(srv, i, req, sizeof req);
+    int k = 0;
+    cr_assert_eq(sscanf(req, "GET /bytes/%d ", &k), 1, "%s", req);
+    cr_assert(k >= 1 && k <= 3);
+    seen[k]++;
+  }
+  /* Each connection goes round the three in turn: shares equal to within
+   * what two connections' unequal request counts allow. */
+  for (int k = 1; k <= 3; k++)
+    cr_assert(seen[k] >= 28 && seen[k] <= 32, "%d %d %d", seen[1], seen[2], seen[3]);
+  cr_assert(strstr(out, "and 2 more URLs in turn"), "%s", out);
+}
+
+Test(load_tool, timeout_fails_slow_requests) {
+  int rc = run("-c", "1", "-n", "2", "--timeout", "100ms", url("/delay/2000/5"), NULL);
+  cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
+  cr_assert(strstr(out, "28 "), "no timeout code (28) in:\n%s", out);
+}

@@ -136,3 +136,42 @@ Test(load_tool, timeout_fails_slow_requests) {
   cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
   cr_assert(strstr(out, "28 "), "no timeout code (28) in:\n%s", out);
 }
+
+/* Several runs written with --json add up exactly: counts, statuses and
+ * the histogram's sample count are the sums of the runs'. */
+Test(load_tool, json_results_merge_exactly) {
+  char dir[] = "/tmp/xfer-load-json.XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char f[3][128];
+  const char *n[3] = {"50", "70", "90"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(f[i], sizeof f[i], "%s/run%d.json", dir, i);
+    int rc = run("-c", "2", "-n", n[i], "--json", f[i], url(i == 2 ? "/status/404" : "/bytes/7"),
+                 NULL);
+    cr_assert_eq(rc, i == 2 ? 1 : 0, "run %d exit %d:\n%s", i, rc, out);
+  }
+  int rc = run("merge", f[0], f[1], f[2], NULL);
+  cr_assert_eq(rc, 1, "the merge has the third run's 404s: exit %d\n%s", rc, out);
+  cr_assert(strstr(out, "merge: 3 runs from 3 files, 6 connections"), "%s", out);
+  cr_assert(strstr(out, "requests      210 "), "%s", out);
+  cr_assert(strstr(out, "status        200: 120, 404: 90"), "%s", out);
+  cr_assert(strstr(out, "non-2xx/3xx: 90"), "%s", out);
+  /* One file merged is that run again. */
+  rc = run("merge", f[1], NULL);
+  cr_assert_eq(rc, 0, "%s", out);
+  cr_assert(strstr(out, "requests      70 ") && strstr(out, "status        200: 70"), "%s", out);
+  /* --json - puts the JSON alone on stdout. */
+  rc = run("-c", "1", "-n", "5", "--json", "-", url("/bytes/1"), NULL);
+  cr_assert_eq(rc, 0, "%s", out);
+  cr_assert(out[0] == '{' && strstr(out, "\"requests\": 5,"), "%s", out);
+  /* Something that is not a result is refused as a bad argument. */
+  char bogus[160];
+  snprintf(bogus, sizeof bogus, "%s/bogus.json", dir);
+  FILE *b = fopen(bogus, "w");
+  cr_assert_not_null(b);
+  fputs("{\"format\": \"something else\"}\n", b);
+  fclose(b);
+  cr_assert_eq(run("merge", bogus, NULL), 2);
+  cr_assert_eq(run("merge", NULL), 2);
+  ts_proc_rm_tree(dir);
+}

@@ -41,6 +41,8 @@ struct load_options {
   /* --max-errors: failed requests and non-2xx/3xx answers tolerated before
    * the exit status says the run failed. */
   uint64_t max_errors;
+  /* --json: where to write the results as JSON ("-": stdout), or NULL. */
+  const char *json;
   /* Run only the built-in server in the foreground (for comparisons). */
   int serve_only;
   /* HTTPS: skip verification (-k), or trust this CA file (--cacert). */
@@ -80,6 +82,8 @@ void server_stop(pid_t pid);
 #define LOAD_MAX_STATUS 600
 
 struct load_result {
+  /* Runs added up into this result: 1, or more after `xfer-load merge`. */
+  uint64_t runs;
   /* Transfers that got a response, whatever its status. */
   uint64_t requests;
   /* Transfers that failed, by xfer_code. */
@@ -122,8 +126,19 @@ struct load_result {
 int engine_run(const struct load_options *o, const char *const *urls, int nurls,
                struct load_result *r);
 
+/* ---- json.c ---- */
+
+/* Writes r as JSON to path ("-": stdout). 0, or -1 after saying why. */
+int json_write(const char *path, const char *const *urls, int nurls, const struct load_result *r);
+/* Adds the results in the JSON file at path into r (counts, bytes, CPU and
+ * histogram summed; the wall time is the longest). 0, or -1 after saying
+ * why. */
+int json_merge_file(const char *path, struct load_result *r);
+
 /* ---- report.c ---- */
 
+/* o is NULL for the report of `xfer-load merge`, whose urls are the files
+ * merged. */
 void report_print(FILE *out, const struct load_options *o, const char *const *urls, int nurls,
                   int builtin, const struct load_result *r);
 

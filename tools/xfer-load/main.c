@@ -3,6 +3,7 @@
 #include "load.h"
 
 #include <signal.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -53,8 +54,33 @@ static int serve_only(void)
 /* Kept out of main's frame: the histogram alone is some 24 KiB. */
 static struct load_result result;
 
+/* Failed requests and non-2xx/3xx answers fail a run past --max-errors (0
+ * by default), so that it can gate a pipeline. */
+static int exit_status(const struct load_result *r, uint64_t max_errors)
+{
+  return r->errors + r->bad_status > max_errors || r->aborted ? 1 : 0;
+}
+
+/* xfer-load merge FILE...: the combined report of runs written with --json,
+ * for one load spread over several machines or processes. */
+static int merge(int argc, char **argv)
+{
+  if (argc < 3) {
+    fprintf(stderr, "usage: xfer-load merge RESULT.json...\n");
+    return 2;
+  }
+  histogram_init(&result.latency);
+  for (int i = 2; i < argc; i++)
+    if (json_merge_file(argv[i], &result) < 0)
+      return 2;
+  report_print(stdout, NULL, (const char *const *)(argv + 2), argc - 2, 0, &result);
+  return exit_status(&result, 0);
+}
+
 int main(int argc, char **argv)
 {
+  if (argc > 1 && strcmp(argv[1], "merge") == 0)
+    return merge(argc, argv);
   struct load_options o;
   int rc = options_parse(argc, argv, &o);
   if (rc != 0) {
@@ -99,12 +125,14 @@ int main(int argc, char **argv)
   if (server > 0)
     server_stop(server);
   xfer_global_cleanup();
-  if (status == 0)
+  result.runs = 1;
+  /* With --json -, stdout is the JSON's alone. */
+  if (status == 0 && !(o.json && strcmp(o.json, "-") == 0))
     report_print(stdout, &o, urls, nurls, server > 0, &result);
+  if (status == 0 && o.json && json_write(o.json, urls, nurls, &result) < 0)
+    status = 1;
   options_free(&o);
   if (status != 0)
     return status;
-  /* Failed requests and non-2xx/3xx answers fail the run past
-   * --max-errors (0 by default), so that it can gate a pipeline. */
-  return result.errors + result.bad_status > o.max_errors || result.aborted ? 1 : 0;
+  return exit_status(&result, o.max_errors);
 }

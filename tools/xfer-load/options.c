@@ -43,6 +43,9 @@ static void usage(FILE *f)
           "      --timeout T       fail a request that takes longer than T\n"
           "      --max-errors N    exit 0 still with up to N failed requests or\n"
           "                        non-2xx/3xx answers (default 0)\n"
+          "      --json FILE       also write every figure and the latency histogram\n"
+          "                        as JSON to FILE ('-' for stdout); runs written so\n"
+          "                        add up exactly with: xfer-load merge FILE...\n"
           "      --backend NAME    I/O backend: poll, epoll, io_uring (default: the\n"
           "                        library's choice, see XFER_BACKEND)\n"
           "  -k, --insecure        https: do not verify the server's certificate\n"
@@ -185,7 +188,15 @@ void options_free(struct load_options *o)
 }
 
 /* Values of getopt_long for the options that have no short form. */
-enum { OPT_BACKEND = 256, OPT_SERVE_ONLY, OPT_CACERT, OPT_BODY, OPT_TIMEOUT, OPT_MAX_ERRORS };
+enum {
+  OPT_BACKEND = 256,
+  OPT_SERVE_ONLY,
+  OPT_CACERT,
+  OPT_BODY,
+  OPT_TIMEOUT,
+  OPT_MAX_ERRORS,
+  OPT_JSON
+};
 
 int options_parse(int argc, char **argv, struct load_options *o)
 {
@@ -201,6 +212,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
       {"body", required_argument, NULL, OPT_BODY},
       {"timeout", required_argument, NULL, OPT_TIMEOUT},
       {"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
+      {"json", required_argument, NULL, OPT_JSON},
       /* Runs only the built-in server, for measuring other clients against
        * it; left out of --help as it is not part of load testing proper. */
       {"serve-only", no_argument, NULL, OPT_SERVE_ONLY},
@@ -270,6 +282,9 @@ int options_parse(int argc, char **argv, struct load_options *o)
         return bad("%s needs a time from 1ms to 24h such as 2s or 500ms, not '%s'", "--timeout",
                    optarg);
       o->timeout_ms = (long)(timeout_s * 1000.0 + 0.5);
+      break;
+    case OPT_JSON:
+      o->json = optarg;
       break;
     case OPT_MAX_ERRORS:
       if (parse_count(optarg, 0, UINT64_MAX, &count) < 0)

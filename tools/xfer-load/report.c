@@ -94,13 +94,20 @@ void report_print(FILE *out, const struct load_options *o, const char *const *ur
                   int builtin, const struct load_result *r)
 {
   double secs = r->elapsed_s > 0.0 ? r->elapsed_s : 1e-9;
-  fprintf(out, "xfer-load: %s", urls[0]);
-  if (nurls > 1)
-    fprintf(out, " and %d more URLs in turn", nurls - 1);
-  fprintf(out, "%s, %ld connections, %.2f s, ", builtin ? " (built-in server)" : "", r->slots,
-          r->elapsed_s);
-  print_backend(out, o, r);
-  fputs(r->interrupted ? " (interrupted)\n" : "\n", out);
+  if (!o) {
+    /* Runs side by side: rates are over the longest run's wall time. */
+    fprintf(out, "xfer-load merge: %llu runs from %d files, %ld connections, %.2f s (longest), "
+            "backend %s%s\n", (unsigned long long)r->runs, nurls, r->slots, r->elapsed_s,
+            r->backend[0] ? r->backend : "unknown", r->interrupted ? " (some interrupted)" : "");
+  } else {
+    fprintf(out, "xfer-load: %s", urls[0]);
+    if (nurls > 1)
+      fprintf(out, " and %d more URLs in turn", nurls - 1);
+    fprintf(out, "%s, %ld connections, %.2f s, ", builtin ? " (built-in server)" : "", r->slots,
+            r->elapsed_s);
+    print_backend(out, o, r);
+    fputs(r->interrupted ? " (interrupted)\n" : "\n", out);
+  }
   if (r->aborted)
     fprintf(out, "  aborted       the multi failed: %s\n", r->aborted);
 

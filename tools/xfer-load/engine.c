@@ -7,7 +7,10 @@
  * the library's. */
 #include "load.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -37,18 +40,10 @@ struct load_slot {
  * each request and does not copy it). */
 static struct xfer_slist *header_list;
 
-/* Set by SIGINT: the run stops early and still reports what it measured.
- * The multi is only read by the handler, and is set before the handler is
- * installed and cleared after it is removed. */
-static volatile sig_atomic_t interrupted;
-static xfer_multi *signal_multi;
-
-static void on_sigint(int sig)
-{
-  (void)sig;
-  interrupted = 1;
-  xfer_multi_wakeup(signal_multi);
-}
+/* Set by SIGINT (and when a thread cannot start): the run stops early and
+ * still reports what it measured. Read by every thread; a lock-free atomic
+ * may be written from a signal handler. */
+static atomic_int interrupted;
 
 static uint64_t now_ns(void)
 {
@@ -217,25 +212,68 @@ static void account(struct load_result *r, struct load_slot *slot, xfer_code rc,
   }
 }
 
+/* One thread's share of the run: its multi, its connections and its own
+ * result, added into the run's at the end. */
+struct worker {
+  pthread_t tid;
+  const struct load_options *o;
+  xfer_multi *m;
+  struct load_slot *slots;
+  struct load_slot **free_slots; /* --rate: slots waiting for their next send time */
+  long nslots;
+  int nurls;
+  uint64_t budget;   /* requests to issue; 0 for a timed run */
+  double rate;       /* requests per second for this thread; 0 for as fast as possible */
+  uint64_t start_ns; /* shared by every thread */
+  uint64_t deadline; /* UINT64_MAX for a counted run */
+  int cpu;           /* the CPU to pin to, or -1 */
+  struct load_result r;
+};
+
+/* The multis of the run, woken by SIGINT. Set before the handler is
+ * installed and cleared after it is removed. */
+static struct worker *signal_workers;
+static long signal_nworkers;
+
+static void on_sigint(int sig)
+{
+  (void)sig;
+  interrupted = 1;
+  for (long i = 0; i < signal_nworkers; i++)
+    xfer_multi_wakeup(signal_workers[i].m);
+}
+
 /* The main loop; returns when the run is over, with the handles still in
  * flight left added. A multi error ends the run early, with what was
- * measured until then kept and the error noted in r->aborted. */
-static void drive(xfer_multi *m, const struct load_options *o, struct load_slot *slots,
-                  long nslots, int nurls, struct load_result *r)
+ * measured until then kept and the error noted in r->aborted.
+ *
+ * Without --rate each slot sends its next request as soon as the previous
+ * one is done (a closed loop, as wrk). With --rate the sends follow a
+ * schedule of fixed intervals, and a request's latency is counted from its
+ * scheduled time, not from when a slot was free to send it: a server that
+ * stalls then shows its stall in the latencies of every request that should
+ * have been sent meanwhile (coordinated omission, as wrk2 corrects it). */
+static void drive(struct worker *w)
 {
+  struct load_result *r = &w->r;
+  xfer_multi *m = w->m;
   int header_info = 1;
   uint64_t issued = 0;
   long active = 0;
-  uint64_t start_ns = now_ns();
-  uint64_t deadline = UINT64_MAX;
-  if (o->duration_s > 0.0)
-    deadline = start_ns + (uint64_t)(o->duration_s * (double)NS_PER_S);
+  long nfree = 0;
+  uint64_t interval = w->rate > 0.0 ? (uint64_t)((double)NS_PER_S / w->rate) : 0;
+  uint64_t next_send = w->start_ns;
+  xfer_mcode mc;
 
-  for (long i = 0; i < nslots; i++) {
+  for (long i = 0; i < w->nslots; i++) {
     /* Each connection starts at a different URL, so that all of them are
      * asked for from the first round on. */
-    slots[i].next = (int)(i % nurls);
-    xfer_mcode mc = start(m, &slots[i], nurls, start_ns);
+    w->slots[i].next = (int)(i % w->nurls);
+    if (interval) {
+      w->free_slots[nfree++] = &w->slots[i];
+      continue;
+    }
+    mc = start(m, &w->slots[i], w->nurls, w->start_ns);
     if (mc != XFERM_OK) {
       r->aborted = xfer_multi_strerror(mc);
       goto done;
@@ -244,10 +282,26 @@ static void drive(xfer_multi *m, const struct load_options *o, struct load_slot 
     active++;
   }
 
-  uint64_t now = start_ns;
-  while (active > 0) {
+  uint64_t now = w->start_ns;
+  for (;;) {
+    /* Scheduled sends that are due, on the slots that are free. */
+    while (interval && nfree > 0 && next_send <= now && now < w->deadline && !interrupted &&
+           (!w->budget || issued < w->budget)) {
+      struct load_slot *slot = w->free_slots[--nfree];
+      mc = start(m, slot, w->nurls, next_send);
+      if (mc != XFERM_OK) {
+        r->aborted = xfer_multi_strerror(mc);
+        goto done;
+      }
+      next_send += interval;
+      issued++;
+      active++;
+    }
+    int more = (w->budget ? issued < w->budget : now < w->deadline) && !interrupted;
+    if (active == 0 && !(interval && more))
+      break;
     int running = 0;
-    xfer_mcode mc = xfer_multi_perform(m, &running);
+    mc = xfer_multi_perform(m, &running);
     if (mc != XFERM_OK) {
       r->aborted = xfer_multi_strerror(mc);
       break;
@@ -268,9 +322,11 @@ static void drive(xfer_multi *m, const struct load_options *o, struct load_slot 
       account(r, slot, rc, now, &header_info);
       xfer_multi_remove_handle(m, e);
       active--;
-      int more = o->requests ? issued < o->requests : now < deadline;
-      if (more && !interrupted) {
-        mc = start(m, slot, nurls, now);
+      more = (w->budget ? issued < w->budget : now < w->deadline) && !interrupted;
+      if (interval) {
+        w->free_slots[nfree++] = slot;
+      } else if (more) {
+        mc = start(m, slot, w->nurls, now);
         if (mc != XFERM_OK) {
           r->aborted = xfer_multi_strerror(mc);
           goto done;
@@ -279,15 +335,21 @@ static void drive(xfer_multi *m, const struct load_options *o, struct load_slot 
         active++;
       }
     }
-    if (active == 0 || interrupted)
+    if (interrupted)
       break;
     now = now_ns();
-    if (now >= deadline)
+    if (now >= w->deadline)
       break;
+    if (active == 0 && !interval)
+      break;
+    uint64_t wake = w->deadline;
+    if (interval && nfree > 0 && next_send < wake)
+      wake = next_send;
     int timeout = MAX_POLL_MS;
-    if (deadline != UINT64_MAX) {
-      /* Rounded up, so the loop does not spin through the last millisecond. */
-      uint64_t left_ms = (deadline - now + NS_PER_MS - 1) / NS_PER_MS;
+    if (wake != UINT64_MAX) {
+      /* Rounded up, so the loop does not spin through the last millisecond;
+       * a send due in less than that is made at the next turn. */
+      uint64_t left_ms = wake > now ? (wake - now + NS_PER_MS - 1) / NS_PER_MS : 0;
       if (left_ms < (uint64_t)timeout)
         timeout = (int)left_ms;
     }
@@ -296,10 +358,99 @@ static void drive(xfer_multi *m, const struct load_options *o, struct load_slot 
       r->aborted = xfer_multi_strerror(mc);
       break;
     }
+    now = now_ns();
   }
 done:
   r->header_bytes_known = header_info;
-  r->elapsed_s = (double)(now_ns() - start_ns) / (double)NS_PER_S;
+  r->elapsed_s = (double)(now_ns() - w->start_ns) / (double)NS_PER_S;
+  r->issued = issued;
+}
+
+static void *worker_main(void *arg)
+{
+  struct worker *w = arg;
+  if (w->cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(w->cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
+      fprintf(stderr, "xfer-load: cannot pin a thread to CPU %d\n", w->cpu);
+  }
+  drive(w);
+  return NULL;
+}
+
+/* Sets up one thread's multi and handles; 0, or -1 after saying why. */
+static int worker_setup(struct worker *w, const char *const *urls, int nurls)
+{
+  struct load_result *r = &w->r;
+  histogram_init(&r->latency);
+  w->m = xfer_multi_init();
+  if (!w->m) {
+    fprintf(stderr, "xfer-load: xfer_multi_init failed\n");
+    return -1;
+  }
+  w->slots = calloc((size_t)w->nslots, sizeof *w->slots);
+  w->free_slots = calloc((size_t)w->nslots, sizeof *w->free_slots);
+  if (!w->slots || !w->free_slots) {
+    fprintf(stderr, "xfer-load: out of memory for %ld transfers\n", w->nslots);
+    return -1;
+  }
+  if (setup_multi(w->m, w->o, w->nslots) < 0)
+    return -1;
+  if (xfer_multi_backend(w->m))
+    snprintf(r->backend, sizeof r->backend, "%s", xfer_multi_backend(w->m));
+  for (long i = 0; i < w->nslots; i++)
+    if (setup_slot(&w->slots[i], w->o, urls, nurls, r) < 0)
+      return -1;
+  return 0;
+}
+
+static void worker_free(struct worker *w)
+{
+  /* Cleaning an easy handle removes it from the multi first, which also
+   * drops the transfers still in flight when the time ran out. */
+  for (long i = 0; w->slots && i < w->nslots; i++)
+    for (int u = 0; u < w->nurls; u++)
+      xfer_easy_cleanup(w->slots[i].easy[u]);
+  free(w->slots);
+  free(w->free_slots);
+  if (w->m)
+    xfer_multi_cleanup(w->m);
+}
+
+/* Adds one thread's result into the run's. */
+static void result_add(struct load_result *r, const struct load_result *x)
+{
+  r->requests += x->requests;
+  r->issued += x->issued;
+  r->errors += x->errors;
+  for (unsigned i = 0; i < LOAD_MAX_CODES; i++)
+    r->errors_by_code[i] += x->errors_by_code[i];
+  r->bad_status += x->bad_status;
+  for (unsigned i = 0; i < LOAD_MAX_STATUS; i++)
+    r->by_status[i] += x->by_status[i];
+  r->body_bytes += x->body_bytes;
+  r->header_bytes += x->header_bytes;
+  r->header_bytes_known = x->header_bytes_known;
+  if (!r->backend[0])
+    memcpy(r->backend, x->backend, sizeof r->backend);
+  r->connections += x->connections;
+  if (x->tls_backend)
+    r->tls_backend = x->tls_backend;
+  r->handshakes += x->handshakes;
+  r->resumed += x->resumed;
+  if (x->elapsed_s > r->elapsed_s)
+    r->elapsed_s = x->elapsed_s;
+  if (!r->aborted)
+    r->aborted = x->aborted;
+  histogram_add(&r->latency, &x->latency);
+}
+
+/* n split over k parts as evenly as whole numbers allow: part i's share. */
+static uint64_t share(uint64_t n, long k, long i)
+{
+  return n / (uint64_t)k + ((uint64_t)i < n % (uint64_t)k ? 1 : 0);
 }
 
 int engine_run(const struct load_options *o, const char *const *urls, int nurls,
@@ -310,21 +461,12 @@ int engine_run(const struct load_options *o, const char *const *urls, int nurls,
   long nslots = o->connections;
   if (o->requests && (uint64_t)nslots > o->requests)
     nslots = (long)o->requests;
+  long nthreads = o->threads > nslots ? nslots : o->threads;
   r->slots = nslots;
+  r->threads = nthreads;
+  r->rate = o->rate;
 
-  xfer_multi *m = xfer_multi_init();
-  if (!m) {
-    fprintf(stderr, "xfer-load: xfer_multi_init failed\n");
-    return 1;
-  }
-  struct load_slot *slots = calloc((size_t)nslots, sizeof *slots);
-  int status = slots ? 0 : 1;
-  if (!slots)
-    fprintf(stderr, "xfer-load: out of memory for %ld transfers\n", nslots);
-  if (status == 0 && setup_multi(m, o, nslots) < 0)
-    status = 1;
-  if (status == 0 && xfer_multi_backend(m))
-    snprintf(r->backend, sizeof r->backend, "%s", xfer_multi_backend(m));
+  int status = 0;
   for (int i = 0; status == 0 && i < o->nheaders; i++) {
     struct xfer_slist *l = xfer_slist_append(header_list, o->headers[i]);
     if (!l) {
@@ -333,12 +475,25 @@ int engine_run(const struct load_options *o, const char *const *urls, int nurls,
     }
     header_list = l;
   }
-  for (long i = 0; status == 0 && i < nslots; i++)
-    if (setup_slot(&slots[i], o, urls, nurls, r) < 0)
+  struct worker *w = calloc((size_t)nthreads, sizeof *w);
+  if (!w) {
+    fprintf(stderr, "xfer-load: out of memory for %ld threads\n", nthreads);
+    status = 1;
+  }
+  for (long i = 0; status == 0 && i < nthreads; i++) {
+    w[i].o = o;
+    w[i].nurls = nurls;
+    w[i].nslots = (long)share((uint64_t)nslots, nthreads, i);
+    w[i].budget = o->requests ? share(o->requests, nthreads, i) : 0;
+    w[i].rate = o->rate / (double)nthreads;
+    w[i].cpu = o->ncpus ? o->cpus[i % o->ncpus] : -1;
+    if (worker_setup(&w[i], urls, nurls) < 0)
       status = 1;
+  }
 
   if (status == 0) {
-    signal_multi = m;
+    signal_workers = w;
+    signal_nworkers = nthreads;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -350,23 +505,47 @@ int engine_run(const struct load_options *o, const char *const *urls, int nurls,
 
     struct rusage before, after;
     getrusage(RUSAGE_SELF, &before);
-    drive(m, o, slots, nslots, nurls, r);
+    uint64_t start_ns = now_ns();
+    uint64_t deadline = UINT64_MAX;
+    if (o->duration_s > 0.0)
+      deadline = start_ns + (uint64_t)(o->duration_s * (double)NS_PER_S);
+    for (long i = 0; i < nthreads; i++) {
+      w[i].start_ns = start_ns;
+      w[i].deadline = deadline;
+    }
+    if (nthreads == 1) {
+      /* One thread: the run's own, with no thread to start. */
+      worker_main(&w[0]);
+    } else {
+      long started = 0;
+      for (; started < nthreads; started++)
+        if (pthread_create(&w[started].tid, NULL, worker_main, &w[started]) != 0)
+          break;
+      if (started < nthreads) {
+        fprintf(stderr, "xfer-load: could start only %ld of %ld threads\n", started, nthreads);
+        interrupted = 1;
+        for (long i = 0; i < started; i++)
+          xfer_multi_wakeup(w[i].m);
+        status = 1;
+      }
+      for (long i = 0; i < started; i++)
+        pthread_join(w[i].tid, NULL);
+    }
     getrusage(RUSAGE_SELF, &after);
 
     sigaction(SIGINT, &old, NULL);
-    signal_multi = NULL;
+    signal_workers = NULL;
+    signal_nworkers = 0;
+    for (long i = 0; i < nthreads; i++)
+      result_add(r, &w[i].r);
     r->interrupted = interrupted;
     r->user_s = tv_seconds(after.ru_utime) - tv_seconds(before.ru_utime);
     r->sys_s = tv_seconds(after.ru_stime) - tv_seconds(before.ru_stime);
   }
 
-  /* Cleaning an easy handle removes it from the multi first, which also
-   * drops the transfers still in flight when the time ran out. */
-  for (long i = 0; slots && i < nslots; i++)
-    for (int u = 0; u < nurls; u++)
-      xfer_easy_cleanup(slots[i].easy[u]);
-  free(slots);
-  xfer_multi_cleanup(m);
+  for (long i = 0; w && i < nthreads; i++)
+    worker_free(&w[i]);
+  free(w);
   xfer_slist_free_all(header_list);
   header_list = NULL;
   return status;

@@ -96,3 +96,17 @@ uint64_t histogram_resolution_ns(uint64_t ns)
   bucket_range(bucket_of(ns / NS_PER_US), &lo_us, &width_us);
   return width_us * NS_PER_US;
 }
+
+void histogram_add(struct load_histogram *dst, const struct load_histogram *src)
+{
+  if (src->count == 0)
+    return;
+  if (dst->count == 0 || src->min_ns < dst->min_ns)
+    dst->min_ns = src->min_ns;
+  if (src->max_ns > dst->max_ns)
+    dst->max_ns = src->max_ns;
+  dst->count += src->count;
+  dst->sum_ns += src->sum_ns;
+  for (unsigned b = 0; b < LOAD_HIST_BUCKETS; b++)
+    dst->buckets[b] += src->buckets[b];
+}

@@ -49,6 +49,9 @@ uint64_t histogram_percentile(const struct load_histogram *h, double p);
 
 double histogram_mean_ns(const struct load_histogram *h);
 
+/* Adds every sample of src into dst, exactly (the buckets are summed). */
+void histogram_add(struct load_histogram *dst, const struct load_histogram *src);
+
 /* The width of the bucket that holds ns, in nanoseconds: what the percentile
  * of a value of that size may be off by (tests and documentation use it). */
 uint64_t histogram_resolution_ns(uint64_t ns);

@@ -56,13 +56,15 @@ int json_write(const char *path, const char *const *urls, int nurls, const struc
   fputs("],\n  \"backend\": ", f);
   put_string(f, r->backend);
   fprintf(f,
-          ",\n  \"runs\": %llu,\n  \"connections\": %ld,\n  \"elapsed_s\": %.9f,\n"
+          ",\n  \"runs\": %llu,\n  \"connections\": %ld,\n  \"threads\": %ld,\n"
+          "  \"elapsed_s\": %.9f,\n  \"rate\": %.3f,\n  \"issued\": %llu,\n"
           "  \"user_s\": %.6f,\n  \"sys_s\": %.6f,\n  \"requests\": %llu,\n  \"errors\": %llu,\n"
           "  \"bad_status\": %llu,\n  \"body_bytes\": %llu,\n  \"header_bytes\": %llu,\n"
           "  \"header_bytes_known\": %d,\n  \"connections_opened\": %llu,\n"
           "  \"tls_backend\": %d,\n  \"handshakes\": %llu,\n  \"resumed\": %llu,\n"
           "  \"interrupted\": %d,\n",
-          (unsigned long long)(r->runs ? r->runs : 1), r->slots, r->elapsed_s, r->user_s, r->sys_s,
+          (unsigned long long)(r->runs ? r->runs : 1), r->slots, r->threads ? r->threads : 1,
+          r->elapsed_s, r->rate, (unsigned long long)r->issued, r->user_s, r->sys_s,
           (unsigned long long)r->requests, (unsigned long long)r->errors,
           (unsigned long long)r->bad_status, (unsigned long long)r->body_bytes,
           (unsigned long long)r->header_bytes, r->header_bytes_known,
@@ -73,11 +75,13 @@ int json_write(const char *path, const char *const *urls, int nurls, const struc
   const struct load_histogram *h = &r->latency;
   fprintf(f,
           "  \"latency\": {\n    \"count\": %llu, \"min_ns\": %llu, \"max_ns\": %llu, "
-          "\"sum_ns\": %llu,\n    \"p50_ns\": %llu, \"p99_ns\": %llu, \"p99_9_ns\": %llu,\n"
+          "\"sum_ns\": %llu,\n    \"p50_ns\": %llu, \"p90_ns\": %llu, \"p99_ns\": %llu, "
+          "\"p99_9_ns\": %llu,\n"
           "    \"buckets\": [",
           (unsigned long long)h->count, (unsigned long long)(h->count ? h->min_ns : 0),
           (unsigned long long)h->max_ns, (unsigned long long)h->sum_ns,
           (unsigned long long)histogram_percentile(h, 50.0),
+          (unsigned long long)histogram_percentile(h, 90.0),
           (unsigned long long)histogram_percentile(h, 99.0),
           (unsigned long long)histogram_percentile(h, 99.9));
   /* Only the buckets that hold samples, as [index, count] pairs: a whole
@@ -366,6 +370,12 @@ static int merge_text(struct reader *rd, struct load_result *r)
         r->runs += u;
       else if (!strcmp(key, "connections"))
         r->slots += (long)u;
+      else if (!strcmp(key, "threads"))
+        r->threads += (long)u;
+      else if (!strcmp(key, "rate"))
+        r->rate += v;
+      else if (!strcmp(key, "issued"))
+        r->issued += u;
       else if (!strcmp(key, "elapsed_s"))
         r->elapsed_s = v > r->elapsed_s ? v : r->elapsed_s;
       else if (!strcmp(key, "user_s"))

@@ -14,6 +14,7 @@
  * more is a mistake the tool says rather than an allocation per flag. */
 #define LOAD_MAX_URLS 64
 #define LOAD_MAX_HEADERS 64
+#define LOAD_MAX_CPUS 1024
 
 struct load_options {
   long connections;
@@ -43,6 +44,14 @@ struct load_options {
   uint64_t max_errors;
   /* --json: where to write the results as JSON ("-": stdout), or NULL. */
   const char *json;
+  /* -t: threads, each with its own multi and a share of the connections. */
+  long threads;
+  /* --cpus: the CPUs the threads are pinned to, in turn; none when empty. */
+  int cpus[LOAD_MAX_CPUS];
+  int ncpus;
+  /* --rate: requests per second over all threads; 0 for as fast as the
+   * connections go. */
+  double rate;
   /* Run only the built-in server in the foreground (for comparisons). */
   int serve_only;
   /* HTTPS: skip verification (-k), or trust this CA file (--cacert). */
@@ -102,8 +111,13 @@ struct load_result {
   char backend[16];
   /* Sum of XFERINFO_NUM_CONNECTS: connections the transfers had to open. */
   uint64_t connections;
-  /* Transfers that were run in parallel. */
+  /* Transfers that were run in parallel, over how many threads. */
   long slots;
+  long threads;
+  /* Requests sent (some may still have been in flight at the end), and
+   * the rate asked for with --rate (0 without). */
+  uint64_t issued;
+  double rate;
   /* HTTPS: the TLS library used (XFERSSLBACKEND_*, 0 for plain HTTP), the
    * handshakes made (transfers that opened a connection) and how many of
    * them resumed a session. */

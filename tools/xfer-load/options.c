@@ -35,6 +35,12 @@ static void usage(FILE *f)
           "server on 127.0.0.1 answers every request.\n"
           "\n"
           "  -c, --connections N   transfers (and connections) in parallel (default %d)\n"
+          "  -t, --threads N       threads, each with its own multi and an even share\n"
+          "                        of the connections (default 1)\n"
+          "      --cpus LIST       pin the threads to these CPUs in turn (0,2-3)\n"
+          "      --rate R          send R requests per second over all threads, on a\n"
+          "                        fixed schedule; latency counts from each request's\n"
+          "                        scheduled time (wrk2's correction)\n"
           "  -n, --requests N      stop after N requests\n"
           "  -d, --duration T      stop after T seconds (default %g; suffixes ms, s, m, h)\n"
           "  -m, --method NAME     request method (default GET, or POST with --body)\n"
@@ -195,8 +201,42 @@ enum {
   OPT_BODY,
   OPT_TIMEOUT,
   OPT_MAX_ERRORS,
-  OPT_JSON
+  OPT_JSON,
+  OPT_CPUS,
+  OPT_RATE
 };
+
+/* "0,2,4-7": CPU numbers and ranges, into o->cpus. */
+static int parse_cpus(const char *s, struct load_options *o)
+{
+  o->ncpus = 0;
+  while (*s) {
+    char *end;
+    if (*s < '0' || *s > '9')
+      return -1;
+    long a = strtol(s, &end, 10), b = a;
+    s = end;
+    if (*s == '-') {
+      s++;
+      if (*s < '0' || *s > '9')
+        return -1;
+      b = strtol(s, &end, 10);
+      s = end;
+    }
+    if (a < 0 || b < a || b >= LOAD_MAX_CPUS)
+      return -1;
+    for (long c = a; c <= b; c++) {
+      if (o->ncpus == LOAD_MAX_CPUS)
+        return -1;
+      o->cpus[o->ncpus++] = (int)c;
+    }
+    if (*s == ',')
+      s++;
+    else if (*s)
+      return -1;
+  }
+  return o->ncpus ? 0 : -1;
+}
 
 int options_parse(int argc, char **argv, struct load_options *o)
 {
@@ -213,6 +253,9 @@ int options_parse(int argc, char **argv, struct load_options *o)
       {"timeout", required_argument, NULL, OPT_TIMEOUT},
       {"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
       {"json", required_argument, NULL, OPT_JSON},
+      {"threads", required_argument, NULL, 't'},
+      {"cpus", required_argument, NULL, OPT_CPUS},
+      {"rate", required_argument, NULL, OPT_RATE},
       /* Runs only the built-in server, for measuring other clients against
        * it; left out of --help as it is not part of load testing proper. */
       {"serve-only", no_argument, NULL, OPT_SERVE_ONLY},
@@ -221,6 +264,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
   };
   memset(o, 0, sizeof *o);
   o->connections = DEFAULT_CONNECTIONS;
+  o->threads = 1;
   o->backend = XFER_BACKEND_AUTO;
   o->backend_name = "auto";
 
@@ -231,7 +275,8 @@ int options_parse(int argc, char **argv, struct load_options *o)
   int opt;
   const char *body_path = NULL;
   double timeout_s;
-  while ((opt = getopt_long(argc, argv, ":c:n:d:m:H:kh", longs, NULL)) != -1) {
+  char *end;
+  while ((opt = getopt_long(argc, argv, ":c:n:d:m:H:t:kh", longs, NULL)) != -1) {
     switch (opt) {
     case 'c':
       if (parse_count(optarg, 1, MAX_CONNECTIONS, &count) < 0)
@@ -286,6 +331,24 @@ int options_parse(int argc, char **argv, struct load_options *o)
     case OPT_JSON:
       o->json = optarg;
       break;
+    case 't':
+      if (parse_count(optarg, 1, 1024, &count) < 0)
+        return bad("%s needs a whole number from 1 to 1024, not '%s'", "--threads", optarg);
+      o->threads = (long)count;
+      break;
+    case OPT_CPUS:
+      if (parse_cpus(optarg, o) < 0)
+        return bad("%s needs CPU numbers and ranges such as 1 or 0,2-3, not '%s'", "--cpus",
+                   optarg);
+      break;
+    case OPT_RATE:
+      errno = 0;
+      o->rate = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !isfinite(o->rate) || o->rate <= 0.0 ||
+          o->rate > 1e9)
+        return bad("%s needs requests per second above 0, such as 1000, not '%s'", "--rate",
+                   optarg);
+      break;
     case OPT_MAX_ERRORS:
       if (parse_count(optarg, 0, UINT64_MAX, &count) < 0)
         return bad("%s needs a whole number, not '%s'", "--max-errors", optarg);
@@ -308,6 +371,9 @@ int options_parse(int argc, char **argv, struct load_options *o)
       return bad("64 URLs at most; '%s' is one too many%s", argv[optind], "");
     o->urls[o->nurls++] = argv[optind++];
   }
+  if (o->threads > o->connections)
+    return bad("%s cannot exceed the connections: each thread needs one (%s)", "--threads",
+               "see -c");
   if (o->requests && o->duration_s > 0.0)
     return bad("%s and %s cannot be combined: a run is counted or timed", "-n", "-d");
   if (o->serve_only && o->nurls)

@@ -103,8 +103,10 @@ void report_print(FILE *out, const struct load_options *o, const char *const *ur
     fprintf(out, "xfer-load: %s", urls[0]);
     if (nurls > 1)
       fprintf(out, " and %d more URLs in turn", nurls - 1);
-    fprintf(out, "%s, %ld connections, %.2f s, ", builtin ? " (built-in server)" : "", r->slots,
-            r->elapsed_s);
+    fprintf(out, "%s, %ld connections", builtin ? " (built-in server)" : "", r->slots);
+    if (r->threads > 1)
+      fprintf(out, " on %ld threads", r->threads);
+    fprintf(out, ", %.2f s, ", r->elapsed_s);
     print_backend(out, o, r);
     fputs(r->interrupted ? " (interrupted)\n" : "\n", out);
   }
@@ -113,6 +115,12 @@ void report_print(FILE *out, const struct load_options *o, const char *const *ur
 
   fprintf(out, "  requests      %llu (%.1f/s)\n", (unsigned long long)r->requests,
           (double)r->requests / secs);
+  if (o && o->rate > 0.0) {
+    /* What was sent against what the schedule asked for over the run. */
+    double sent = (double)r->issued / secs;
+    fprintf(out, "  rate          asked %.1f/s, sent %.1f/s (%+.1f%%)\n", o->rate, sent,
+            100.0 * (sent - o->rate) / o->rate);
+  }
 
   uint64_t total = r->body_bytes + (r->header_bytes_known ? r->header_bytes : 0);
   fprintf(out, "  bytes         %llu (%.2f MiB/s", (unsigned long long)total,

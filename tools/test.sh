@@ -35,6 +35,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 
 # halt_on_error: without it a race inside a Criterion test still exits 0.
 configure_and_build build/test-tsan -DCMAKE_BUILD_TYPE=Debug -DXFER_SANITIZE=thread
-TSAN_OPTIONS=halt_on_error=1 run build/test-tsan -R 'wakeup|dns|threads|event'
+TSAN_OPTIONS=halt_on_error=1 run build/test-tsan -R 'wakeup|dns|threads|event|load_tool'
 
 exit $status

@@ -130,6 +130,7 @@ static void free_caches(struct xfer_easy *e) {
   if (e->url_ok)
     xfer__url_free(&e->url);
   e->url_ok = 0;
+  e->origin_last = NULL;
   xfer__url_free(&e->x.redirect_url);
   e->x.url = NULL;
   xfer__free(e->req_buf);

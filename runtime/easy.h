@@ -174,6 +174,13 @@ struct xfer_easy {
   /* The context the key selected last time, and in which multi (its id). */
   struct xfer__tls_ctx *tls_last;
   uint64_t tls_last_multi;
+  /* The pool origin of the handle's own URL last time, in which multi (its
+   * id; a multi frees its origins only when it goes) and for which TLS
+   * context: a keep-alive request finds its origin without hashing the host
+   * or walking the origin list. Cleared when the URL changes. */
+  struct xfer__origin *origin_last;
+  uint64_t origin_last_multi;
+  struct xfer__tls_ctx *origin_last_tls;
   unsigned in_perform : 1;
   /* xfer_easy_perform's private multi, kept with its pool, DNS cache and
    * TLS sessions until xfer_easy_cleanup (or until the handle joins another

@@ -114,7 +114,14 @@ xfer_mcode xfer__multi_add(struct xfer_multi *m, struct xfer_easy *e);
 /* Reads the wakeup eventfd empty and watches it again. */
 void xfer__multi_drain_wakeup(struct xfer_multi *m);
 /* Adds the handles other threads posted, oldest first (multi_post.c). */
-void xfer__multi_take_posts(struct xfer_multi *m);
+void xfer__multi_take_posts_slow(struct xfer_multi *m);
+/* Called at every perform, poll and socket_action: the empty queue (the
+ * stub alone, no push under way) is told by two loads, without a call. */
+static inline void xfer__multi_take_posts(struct xfer_multi *m) {
+  if (m->posts.head != &m->posts.stub ||
+      atomic_load_explicit(&m->posts.tail, memory_order_acquire) != &m->posts.stub)
+    xfer__multi_take_posts_slow(m);
+}
 
 /* Withdraws an armed op (the backend's cancel), noting it for the host loop. */
 int xfer__multi_cancel(struct xfer_multi *m, struct xfer__op *op);
@@ -141,7 +148,14 @@ int xfer__timer_update(struct xfer_multi *m, int force);
  * and timer callbacks for what changed (expire and force_timer: this is the
  * timer's call, see xfer__socks_flush and xfer__timer_update). XFERM_ABORTED_BY_CALLBACK when one
  * of them refused in this call (the transfers concerned have failed). */
-xfer_mcode xfer__multi_settle(struct xfer_multi *m, int expire, int force_timer);
+xfer_mcode xfer__multi_settle_slow(struct xfer_multi *m, int expire, int force_timer);
+/* Without socket and timer callbacks there is nothing to tell: the
+ * perform loop pays two loads, not a call. */
+static inline xfer_mcode xfer__multi_settle(struct xfer_multi *m, int expire, int force_timer) {
+  if (!m->socket_cb && !m->timer_cb && !m->cb_failed)
+    return XFERM_OK;
+  return xfer__multi_settle_slow(m, expire, force_timer);
+}
 /* Fails every running transfer with XFERE_ABORTED_BY_CALLBACK. */
 void xfer__multi_fail_all(struct xfer_multi *m, const char *why, ...);
 

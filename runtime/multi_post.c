@@ -32,7 +32,7 @@ xfer_mcode xfer_multi_post(xfer_multi *m, xfer_easy *e) {
   return xfer_multi_wakeup(m) == XFERM_OK ? XFERM_OK : XFERM_WAKEUP_FAILURE;
 }
 
-void xfer__multi_take_posts(struct xfer_multi *m) {
+void xfer__multi_take_posts_slow(struct xfer_multi *m) {
   /* Bounded per call, so that producers that never stop cannot keep the
    * owner from its transfers; the rest wait for the next call, which the
    * wakeup each of them sent guarantees. */

@@ -386,7 +386,7 @@ void xfer__multi_fail_all(struct xfer_multi *m, const char *why, ...) {
   }
 }
 
-xfer_mcode xfer__multi_settle(struct xfer_multi *m, int expire, int force_timer) {
+xfer_mcode xfer__multi_settle_slow(struct xfer_multi *m, int expire, int force_timer) {
   xfer__socks_flush(m, expire);
   if (xfer__timer_update(m, force_timer) < 0) {
     /* Every transfer served by the refused timer fails; what that changes

@@ -226,6 +226,7 @@ static xfer_code set_pointer(struct xfer_easy *e, xfer_option opt, void *p) {
     if (rc == XFERE_OK && e->url_ok) {
       xfer__url_free(&e->url);
       e->url_ok = 0;
+      e->origin_last = NULL;
     }
     return rc;
   }

@@ -414,13 +414,29 @@ static void note_tls(struct xfer_easy *e, const struct xfer__conn *c) {
   e->info.tls_resumed = c->tls.resumed;
 }
 
+/* The pool origin of the transfer's URL, from the handle's cache when it is
+ * the same URL in the same multi with the same TLS context. */
+static struct xfer__origin *origin_of(struct xfer_multi *m, struct xfer_easy *e) {
+  const struct xfer__url *u = e->x.url;
+  int own = u == &e->url; /* not a redirect's target */
+  if (own && e->origin_last && e->origin_last_multi == m->id && e->origin_last_tls == e->x.tls)
+    return e->origin_last;
+  struct xfer__origin *o = xfer__pool_origin(m, u->host, u->port, u->scheme[4] == 's', e->x.tls);
+  if (o && own) {
+    e->origin_last = o;
+    e->origin_last_multi = m->id;
+    e->origin_last_tls = e->x.tls;
+  }
+  return o;
+}
+
 static void do_connect(struct xfer_multi *m, struct xfer_easy *e) {
   const struct xfer__url *u = e->x.url;
   int https = u->scheme[4] == 's';
   e->x.tls = NULL;
   if (https && xfer__tls_select(m, e) < 0)
     return; /* failed with the reason */
-  struct xfer__origin *o = xfer__pool_origin(m, u->host, u->port, https, e->x.tls);
+  struct xfer__origin *o = origin_of(m, e);
   if (!o) {
     xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory creating a pool entry");
     return;
@@ -473,9 +489,7 @@ void xfer__transfer_promote(struct xfer_multi *m) {
     if (budget-- == 0)
       break;
     struct xfer_easy *e = xfer__container_of(q, struct xfer_easy, x.pending_link);
-    const struct xfer__url *u = e->x.url;
-    struct xfer__origin *o =
-        xfer__pool_origin(m, u->host, u->port, u->scheme[4] == 's', e->x.tls);
+    struct xfer__origin *o = origin_of(m, e);
     if (!o)
       continue;
     if (xfer__queue_empty(&o->idle) && !xfer__pool_can_open(m, o))

@@ -580,3 +580,32 @@ Test(pool, post_on_reused_connection_closed_unanswered_is_not_retried) {
   cr_assert_str_eq(line, "POST /post HTTP/1.1");
   xt_req_free(&r);
 }
+
+/* One handle, its URL changed between requests (and back): each request
+ * goes to the server its URL names, on that server's own connection, and
+ * the first server's connection is reused when the URL comes back. The
+ * handle's memory of its origin must follow the URL, never outlive it. */
+Test(pool, a_handle_follows_its_new_url) {
+  struct ts_server *other = ts_start();
+  cr_assert_not_null(other);
+  char a[128], b[128];
+  ts_url(srv, "/bytes/11", a, sizeof a);
+  ts_url(other, "/bytes/12", b, sizeof b);
+  struct xt_req r;
+  xt_req_init(&r, a);
+  const char *seq[] = {a, a, b, b, a};
+  const size_t len[] = {11, 11, 12, 12, 11};
+  for (int i = 0; i < 5; i++) {
+    cr_assert_eq(xfer_easy_setopt(r.e, XFEROPT_URL, seq[i]), XFERE_OK);
+    r.body.len = 0;
+    run1(multi, &r);
+    cr_assert_eq(r.result, XFERE_OK, "request %d: %s", i, r.err);
+    xt_assert_pattern(&r.body, len[i]);
+  }
+  cr_assert_eq(ts_requests(srv), 3u);
+  cr_assert_eq(ts_requests(other), 2u);
+  cr_assert_eq(ts_connections(srv), 1u, "the first server's connection was not reused");
+  cr_assert_eq(ts_connections(other), 1u);
+  xt_req_free(&r);
+  ts_stop(other);
+}

@@ -70,7 +70,7 @@ struct xfer_multi {
   unsigned socks_lost : 1;    /* no memory to track an fd: its transfer must fail */
   unsigned socks_had_running : 1; /* transfers ran at the last flush */
   unsigned single_fd : 1;     /* XFERMOPT_SINGLE_FD */
-  unsigned single_grace : 1;
+  uint8_t single_grace;       /* as xfer__sock.grace, for the single fd */
   unsigned announce_wakeup : 1; /* XFERMOPT_ANNOUNCE_WAKEUP */
   unsigned wakeup_refused : 1;  /* the socket callback refused the wakeup fd */
   uint8_t single_announced;
@@ -85,7 +85,7 @@ struct xfer__sock {
   void *sockp;         /* xfer_multi_assign() */
   uint8_t announced;   /* XFER_POLL_IN/OUT bits the host watches */
   uint8_t dirty;       /* on sock_dirty */
-  uint8_t grace;       /* idle and announced: removed if still idle next flush */
+  uint8_t grace;       /* idle and announced: 1 + the timer calls seen idle */
   uint8_t told;        /* in the multi's own epoll set (single-fd mode) */
 };
 

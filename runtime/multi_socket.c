@@ -16,8 +16,8 @@
  * transfer runs, a connection that stays idle for a whole call is removed
  * from the host (XFER_POLL_REMOVE, the fd stays open) and announced again
  * when a transfer takes it. While transfers run, idle connections stay
- * announced. The grace lasts until the timer's next call (the timer asks
- * for it at once, 0 ms, so the grace always ends): a program reads its
+ * announced. The grace lasts two of the timer's calls (the timer asks for
+ * them at once, 0 ms, so the grace always ends): a program reads its
  * messages and adds the next transfers between its socket events and its
  * timer, so a transfer added right after the last one finished takes the
  * connection without a REMOVE and an IN in between, even when one
@@ -42,6 +42,14 @@
  * last_timeout of -1 does. */
 #define TIMER_NONE UINT64_MAX
 #define TIMER_NOW 0
+
+/* Timer calls an idle fd's grace lasts. One is not enough: a host's timer
+ * that was armed before the grace began can fire in the very batch of
+ * events whose first socket_action finished every transfer (io_uring
+ * reaps all sockets in one call), before the program has read its
+ * messages and added the next transfers. The second call is one the grace
+ * itself asked for, at 0 ms. */
+#define GRACE_TIMER_CALLS 2
 
 static int event_mode(const struct xfer_multi *m) {
   return m->socket_cb != NULL;
@@ -206,10 +214,10 @@ static int announce(struct xfer_multi *m, int fd, int expire) {
       s->grace = 1;
       m->ngrace++;
       return 1;
-    } else if (!expire) {
-      return 1; /* still in grace: only the timer's call ends it */
+    } else if (!expire || s->grace++ < GRACE_TIMER_CALLS) {
+      return 1; /* still in grace: only the timer's calls end it */
     } else {
-      want = 0; /* idle through the timer's call: the host may forget it */
+      want = 0; /* idle through the timer's calls: the host may forget it */
     }
   }
   if (s->grace && (!idle || want == 0)) {
@@ -260,7 +268,7 @@ static void announce_single(struct xfer_multi *m, int expire) {
       m->ngrace++;
       return;
     }
-    if (!expire)
+    if (!expire || m->single_grace++ < GRACE_TIMER_CALLS)
       return;
   }
   if (m->single_grace) {

@@ -172,6 +172,11 @@ struct xfer__backend_vtable {
    * the runtime's fds, which a readiness backend turns into the I/O of the
    * ops waiting there; -1 when there is none. Returns 0 or -errno. */
   int (*action)(struct xfer__backend *be, int fd, unsigned revents);
+  /* Whether a wait(0) now would have something to hand the kernel: sends,
+   * submissions, interest changes, errors to post. A re-armed receive whose
+   * interest is already registered is not: the perform loop then skips the
+   * kernel call altogether. */
+  int (*pending)(struct xfer__backend *be);
   /* The one fd a host loop can watch for all of this backend's work
    * (XFERMOPT_SINGLE_FD): it wakes a poller whenever wait(0) would find
    * something. -1 when the backend has none (poll), or none that wakes

@@ -230,6 +230,7 @@ const struct xfer__backend_vtable xfer__backend_epoll = {
   .close_fd = xfer__readiness_close_fd,
   .wait = xfer__readiness_wait,
   .action = xfer__readiness_action,
+  .pending = xfer__readiness_pending,
   .single_fd = epoll_single_fd,
   .fdset = xfer__readiness_fdset,
 };

@@ -421,6 +421,20 @@ int xfer__readiness_wait(struct xfer__backend *be, int timeout_ms, struct xfer__
   return rc;
 }
 
+int xfer__readiness_pending(struct xfer__backend *be) {
+  struct xfer__readiness *r = (struct xfer__readiness *)be;
+
+  if (!xfer__queue_empty(&r->sendq) || !xfer__queue_empty(&r->orphans))
+    return 1;
+  /* Touched this turn: only a real change of interest needs the kernel. */
+  for (int i = 0; i < r->ndirty; i++) {
+    const struct xfer__readiness_fd *s = &r->fds[r->dirty[i]];
+    if (interest(s) != s->registered)
+      return 1;
+  }
+  return 0;
+}
+
 /* The host loop's readiness stands in for the kernel wait: the same flush,
  * the I/O that revents allows, and the same dispatch, with no system call
  * of our own beyond the I/O itself. */

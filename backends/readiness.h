@@ -91,6 +91,7 @@ void xfer__readiness_close_fd(struct xfer__backend *be, int fd);
 int xfer__readiness_wait(struct xfer__backend *be, int timeout_ms, struct xfer__pollfd *extra,
                          unsigned nextra, int *nextra_ready);
 int xfer__readiness_action(struct xfer__backend *be, int fd, unsigned revents);
+int xfer__readiness_pending(struct xfer__backend *be);
 void xfer__readiness_fdset(struct xfer__backend *be, fd_set *r, fd_set *w, int *max_fd);
 
 #endif

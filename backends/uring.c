@@ -668,6 +668,12 @@ static int uring_action(struct xfer__backend *be, int fd, unsigned revents) {
  * not woken (measured on Linux 6.18: epoll_wait on the ring fd timed out
  * with a receive's data waiting); the runtime then watches the sockets
  * instead, which stay ready until that enter. */
+static int uring_pending(struct xfer__backend *be) {
+  struct uring_backend *u = to_u(be);
+  return io_uring_sq_ready(&u->ring) > 0 || u->norphans > 0 ||
+         (u->nparked > 0 && u->b.out < XFER__URING_NBUFS);
+}
+
 static int uring_single_fd(struct xfer__backend *be) {
   struct uring_backend *u = to_u(be);
   return (u->setup_flags & IORING_SETUP_DEFER_TASKRUN) ? -1 : u->ring.ring_fd;
@@ -859,6 +865,7 @@ const struct xfer__backend_vtable xfer__backend_io_uring = {
   .release_buf = uring_release_buf,
   .retag = uring_retag,
   .action = uring_action,
+  .pending = uring_pending,
   .single_fd = uring_single_fd,
 };
 

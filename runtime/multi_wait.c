@@ -70,6 +70,11 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
     m->waited = 1;
     return XFERM_OK;
   }
+  /* Work due now (a transfer just added, completions not yet run, a due
+   * timer): the next perform has it to do, and asking the kernel first
+   * would find nothing a perform's own gather does not. No system call. */
+  if (nextra == 0 && xfer__multi_timeout_ms(m) == 0)
+    return XFERM_OK;
   /* wait() returns at once when there is nothing to wait on (libcurl's
    * documented busy-loop trap, which poll() exists to avoid). */
   if (!is_poll && !xfer__multi_has_io(m) && nextra == 0)

@@ -235,3 +235,91 @@ Test(load_tool, rate_keeps_its_schedule_and_shows_stalls) {
   double p90_ms = json_num("p90_ns") / 1e6;
   cr_assert(p90_ms > 50.0, "p90 %.2f ms: the stalls are hidden", p90_ms);
 }
+
+#ifdef XFER_ALLOCCOUNT_SO
+/* The whole process's heap allocations, counted from outside it (an
+ * LD_PRELOAD counter of malloc and friends), for a run of n requests. */
+static unsigned long allocations(const char *threads, const char *n, const char *u) {
+  char path[] = "/tmp/xfer-load-allocs.XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  close(fd);
+  setenv("LD_PRELOAD", XFER_ALLOCCOUNT_SO, 1);
+  setenv("ALLOCCOUNT_OUT", path, 1);
+  int rc = run("-t", threads, "-c", "4", "-n", n, u, NULL);
+  unsetenv("LD_PRELOAD");
+  unsetenv("ALLOCCOUNT_OUT");
+  cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  unsigned long count = 0;
+  cr_assert_eq(fscanf(f, "allocations %lu", &count), 1);
+  fclose(f);
+  unlink(path);
+  return count;
+}
+
+/* Steady state allocates nothing per request, with one thread and with
+ * two: 2,000 and 10,000 requests cost the process the same allocations. */
+Test(load_tool, no_heap_allocation_per_request) {
+  const char *u = url("/bytes/13");
+  for (int t = 1; t <= 2; t++) {
+    const char *threads = t == 1 ? "1" : "2";
+    unsigned long few = allocations(threads, "2000", u);
+    unsigned long many = allocations(threads, "10000", u);
+    cr_assert(few > 0, "the counter counted nothing");
+    cr_assert_eq(many, few, "-t %d: %lu allocations for 2,000 requests, %lu for 10,000", t, few,
+                 many);
+  }
+}
+#endif
+
+/* Kernel entries that wait, per request, with one connection: counted by
+ * strace -c around the tool (counts, not timings). perform gathers once per
+ * turn and poll skips the kernel when work is due (multi-loop.md): epoll
+ * and poll wait once per request, io_uring enters twice (the send's
+ * completion still wakes a poll of its own). */
+Test(load_tool, kernel_waits_per_request_with_one_connection) {
+  char strace[256];
+  cr_assert_eq(ts_proc_which("strace", strace, sizeof strace), 0,
+               "strace is not installed (tools/deps.sh installs it)");
+  char path[] = "/tmp/xfer-load-strace.XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  close(fd);
+  char *argv[] = {strace, "-f", "-c", "-o", path, "-e",
+                  "trace=io_uring_enter,epoll_wait,epoll_pwait,poll,ppoll",
+                  (char *)XFER_LOAD_BIN, "-c", "1", "-n", "2000", url("/bytes/13"), NULL};
+  int rc = ts_proc_run(argv, NULL, out, sizeof out, 120000);
+  if (rc != 0) {
+    char tail[512];
+    ts_proc_read_tail(path, tail, sizeof tail);
+    unlink(path);
+    /* A container without CAP_SYS_PTRACE cannot trace: say so, do not pass. */
+    if (strstr(tail, "Operation not permitted"))
+      cr_skip_test("this machine does not allow ptrace: %s", tail);
+    cr_assert_fail("strace exit %d:\n%s\n%s", rc, out, tail);
+  }
+  const char *be = strstr(out, "backend io_uring") ? "io_uring"
+                   : strstr(out, "backend epoll")  ? "epoll"
+                                                    : "poll";
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[256];
+  unsigned long waits = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long calls;
+    char name[64];
+    /* "% time  seconds  usecs/call  calls  [errors]  syscall" */
+    if (sscanf(line, "%*f %*f %*u %lu %*u %63s", &calls, name) == 2 ||
+        sscanf(line, "%*f %*f %*u %lu %63s", &calls, name) == 2)
+      if (strstr(name, "io_uring_enter") || strstr(name, "epoll") || strstr(name, "poll"))
+        waits += calls;
+  }
+  fclose(f);
+  unlink(path);
+  double per = (double)waits / 2000.0;
+  double limit = strcmp(be, "io_uring") == 0 ? 2.05 : 1.05;
+  cr_assert(per > 0.5 && per <= limit, "%s: %.3f kernel waits per request (at most %.2f)", be, per,
+            limit);
+}

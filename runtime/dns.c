@@ -288,12 +288,16 @@ static int start_lookup(struct xfer_multi *m, struct xfer_easy *e) {
 int xfer__dns_resolve(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__dns *d = &m->dns;
   const struct xfer__url *u = e->x.url;
-  for (const struct xfer_slist *l = e->opt.resolve; l; l = l->next) {
-    int rc = apply_resolve_line(d, l->data);
-    if (rc < 0) {
-      xfer__easy_error(e, "Bad XFEROPT_RESOLVE entry: %s", l->data);
-      return rc;
+  if (e->opt.resolve && (e->resolve_dirty || e->resolve_multi != m->id)) {
+    for (const struct xfer_slist *l = e->opt.resolve; l; l = l->next) {
+      int rc = apply_resolve_line(d, l->data);
+      if (rc < 0) {
+        xfer__easy_error(e, "Bad XFEROPT_RESOLVE entry: %s", l->data);
+        return rc;
+      }
     }
+    e->resolve_dirty = 0;
+    e->resolve_multi = m->id;
   }
   struct xfer__dns_entry *en = find_entry(d, u->host, u->port, 1);
   if (en) {

@@ -178,6 +178,11 @@ struct xfer_easy {
    * id; a multi frees its origins only when it goes) and for which TLS
    * context: a keep-alive request finds its origin without hashing the host
    * or walking the origin list. Cleared when the URL changes. */
+  /* XFEROPT_RESOLVE is loaded into the DNS cache of a multi once per
+   * setopt, as libcurl loads its host pairs, not parsed at every request:
+   * loaded already in the multi of this id unless resolve_dirty. */
+  uint64_t resolve_multi;
+  unsigned resolve_dirty : 1;
   struct xfer__origin *origin_last;
   uint64_t origin_last_multi;
   struct xfer__tls_ctx *origin_last_tls;

@@ -255,6 +255,7 @@ static xfer_code set_pointer(struct xfer_easy *e, xfer_option opt, void *p) {
     return XFERE_OK;
   case XFEROPT_RESOLVE:
     o->resolve = p;
+    e->resolve_dirty = 1; /* loaded into a multi's cache at the next transfer */
     return XFERE_OK;
   case XFEROPT_PRIVATE:
     o->private_data = p;

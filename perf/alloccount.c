@@ -13,7 +13,9 @@
  * must never reach the other's free). dlsym itself may allocate before the
  * real functions are known; those few blocks come from a static arena that
  * free() recognises and ignores. */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_NEXT */
+#endif
 #include <dlfcn.h>
 #include <stdatomic.h>
 #include <stddef.h>

@@ -278,7 +278,7 @@ Test(load_tool, no_heap_allocation_per_request) {
  * strace -c around the tool (counts, not timings). perform gathers once per
  * turn and poll skips the kernel when work is due (multi-loop.md): epoll
  * and poll wait once per request, io_uring enters twice (the send's
- * completion still wakes a poll of its own). */
+ * completion still wakes a poll of its own), each with a margin. */
 Test(load_tool, kernel_waits_per_request_with_one_connection) {
   char strace[256];
   cr_assert_eq(ts_proc_which("strace", strace, sizeof strace), 0,
@@ -319,7 +319,10 @@ Test(load_tool, kernel_waits_per_request_with_one_connection) {
   fclose(f);
   unlink(path);
   double per = (double)waits / 2000.0;
-  double limit = strcmp(be, "io_uring") == 0 ? 2.05 : 1.05;
+  /* Margin for waits that come back early on a busy machine (1.054 seen
+   * with the whole suite running beside): what is guarded against is the
+   * extra whole wait per request that the loop used to make. */
+  double limit = strcmp(be, "io_uring") == 0 ? 2.2 : 1.2;
   cr_assert(per > 0.5 && per <= limit, "%s: %.3f kernel waits per request (at most %.2f)", be, per,
             limit);
 }

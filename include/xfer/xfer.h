@@ -1101,10 +1101,10 @@ XFER_EXTERN xfer_mcode xfer_multi_wait(xfer_multi *m, struct xfer_waitfd extra[]
  * Ownership: from the call on, e belongs to the thread that drives m. The
  * poster must not touch e again (options, infos, cleanup) until that thread
  * hands it back by its own means, after its message was read and it was
- * removed. Posting a handle that is in a multi, or is posted already, is
- * XFERM_ADDED_ALREADY only when the second post comes while the first is
- * still on its way; as with xfer_multi_wakeup(), the call must not race
- * xfer_multi_cleanup(m). */
+ * removed. A second post of e while the first is still queued returns
+ * XFERM_ADDED_ALREADY; posting a handle that some thread is using in any
+ * other way is the caller's bug. As with xfer_multi_wakeup(), the call
+ * must not race xfer_multi_cleanup(m). */
 XFER_EXTERN xfer_mcode xfer_multi_post(xfer_multi *m, xfer_easy *e);
 
 /* Makes the current, or else the next, xfer_multi_poll() return promptly.

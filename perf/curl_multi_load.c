@@ -106,6 +106,20 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
   return 0;
 }
 
+/* Whether nothing has finished for STALL_NS: *last is when the current
+ * run of empty turns began (0: the last turn finished something). */
+static int stalled(long finished, int64_t *last)
+{
+  if (finished) {
+    *last = 0;
+    return 0;
+  }
+  int64_t now = now_ns();
+  if (!*last)
+    *last = now;
+  return now - *last > STALL_NS;
+}
+
 /* Reads the finished transfers and adds each handle again. */
 static long reap(CURLM *m, struct totals *t)
 {
@@ -161,15 +175,8 @@ static int run_socket(CURLM *m, long long want, struct totals *t)
         return -1;
       finished += reap(m, t);
     }
-    if (finished) {
-      last = 0;
-    } else {
-      int64_t now = now_ns();
-      if (!last)
-        last = now;
-      else if (now - last > STALL_NS)
-        return -1;
-    }
+    if (stalled(finished, &last))
+      return -1;
   }
   return 0;
 }
@@ -185,15 +192,8 @@ static int run(CURLM *m, long long want, struct totals *t)
     if (curl_multi_perform(m, &running) != CURLM_OK)
       return -1;
     long finished = reap(m, t);
-    if (finished) {
-      last = 0;
-    } else {
-      int64_t now = now_ns();
-      if (!last)
-        last = now;
-      else if (now - last > STALL_NS)
-        return -1;
-    }
+    if (stalled(finished, &last))
+      return -1;
     if (curl_multi_poll(m, NULL, 0, POLL_MS, NULL) != CURLM_OK)
       return -1;
   }

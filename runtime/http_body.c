@@ -54,16 +54,6 @@ static int is_quoted_pair_char(unsigned char c) {
   return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-static int hex_value(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Every chunk-framing error is a receive error, as in curl (tests 36, 1416:
  * "... in chunked-encoding" is CURLE_RECV_ERROR). */
 static int chunk_error(const char **errmsg, const char *msg) {
@@ -125,7 +115,7 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
   switch (b->state) {
   case CS_SIZE_FIRST:
   case CS_SIZE:
-    d = hex_value(c);
+    d = xfer__hex_value(c);
     if (d >= 0) {
       if (++b->digits > MAX_CHUNK_DIGITS || b->remaining > ((uint64_t)INT64_MAX - (uint64_t)d) / 16)
         return chunk_error(errmsg, "Chunk size too large in the chunked response body");

@@ -458,24 +458,20 @@ xfer_mcode xfer_multi_setopt(xfer_multi *m, xfer_moption opt, ...) {
     break;
   case XFERMOPT_ANNOUNCE_WAKEUP: {
     long v = va_arg(ap, long);
-    if (v != 0 && v != 1) {
-      rc = XFERM_BAD_FUNCTION_ARGUMENT;
-      break;
-    }
-    m->announce_wakeup = (unsigned)v;
     /* Told at the next flush, which re-judges the wakeup fd every time. */
+    if (v != 0 && v != 1)
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+    else
+      m->announce_wakeup = (unsigned)v;
     break;
   }
   case XFERMOPT_SINGLE_FD: {
     long v = va_arg(ap, long);
-    if (v != 0 && v != 1) {
-      rc = XFERM_BAD_FUNCTION_ARGUMENT;
-      break;
-    }
-    if ((unsigned)v == m->single_fd)
-      break;
     /* Chosen before any fd exists, as the backend is. */
-    if (m->nadded || m->pool.nconns || m->dns.shared || xfer__socks_single(m, (int)v) < 0)
+    if (v != 0 && v != 1)
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+    else if ((unsigned)v != m->single_fd &&
+             (m->nadded || m->pool.nconns || m->dns.shared || xfer__socks_single(m, (int)v) < 0))
       rc = XFERM_BAD_FUNCTION_ARGUMENT;
     break;
   }

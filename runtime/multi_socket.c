@@ -103,7 +103,7 @@ static void mark(struct xfer_multi *m, int fd) {
   }
 }
 
-void xfer__socks_note(struct xfer_multi *m, struct xfer__op *op) {
+void xfer__socks_note_slow(struct xfer_multi *m, struct xfer__op *op) {
   if (!tracking(m) || op->fd < 0)
     return;
   if (op->fd >= m->nsocks && grow(m, op->fd) < 0) {

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "text.h"
 #include "xfer/xfer.h"
 
 /* ---- percent-encoding ---------------------------------------------------- */
@@ -17,16 +18,6 @@
 static int unreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
          c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-static int hexval(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 char *xfer_easy_escape(xfer_easy *e, const char *s, int length) {
@@ -69,8 +60,9 @@ char *xfer_easy_unescape(xfer_easy *e, const char *s, int length, int *outlength
   for (size_t i = 0; i < n; i++) {
     int hi, lo;
     /* A '%' without two hex digits is kept as it is, as libcurl does. */
-    if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-        (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+    if (s[i] == '%' && i + 2 < n &&
+        (hi = xfer__hex_value((unsigned char)s[i + 1])) >= 0 &&
+        (lo = xfer__hex_value((unsigned char)s[i + 2])) >= 0) {
       out[o++] = (char)(hi << 4 | lo);
       i += 2;
     } else {

@@ -33,6 +33,17 @@ static inline int xfer__is_tchar(unsigned char c) {
   }
 }
 
+/* The value of a hexadecimal digit, or -1 for any other byte. */
+static inline int xfer__hex_value(unsigned char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 /* Optional whitespace (RFC 9110 section 5.6.3). */
 static inline int xfer__is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 

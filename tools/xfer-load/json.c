@@ -140,6 +140,29 @@ static int expect(struct reader *rd, char c)
   return 0;
 }
 
+/* After a container's element: 1 when a ',' announces another, 0 when
+ * `close` ends the container, -1 (said why) for anything else. */
+static int next(struct reader *rd, char close)
+{
+  ws(rd);
+  if (rd->p < rd->end && *rd->p == ',') {
+    rd->p++;
+    return 1;
+  }
+  return expect(rd, close) < 0 ? -1 : 0;
+}
+
+/* At a container's start: 1 (and `close` consumed) when it is empty. */
+static int empty(struct reader *rd, char close)
+{
+  ws(rd);
+  if (rd->p < rd->end && *rd->p == close) {
+    rd->p++;
+    return 1;
+  }
+  return 0;
+}
+
 /* A string into buf (escapes other than \" and \\ are kept as they are:
  * the keys and values this reader uses have none). */
 static int string(struct reader *rd, char *buf, size_t cap)
@@ -187,12 +210,10 @@ static int skip(struct reader *rd, int depth)
   if (c == '{' || c == '[') {
     char close = c == '{' ? '}' : ']';
     rd->p++;
-    ws(rd);
-    if (rd->p < rd->end && *rd->p == close) {
-      rd->p++;
+    if (empty(rd, close))
       return 0;
-    }
-    for (;;) {
+    int more;
+    do {
       if (c == '{') {
         char key[64];
         if (string(rd, key, sizeof key) < 0 || expect(rd, ':') < 0)
@@ -200,13 +221,8 @@ static int skip(struct reader *rd, int depth)
       }
       if (skip(rd, depth + 1) < 0)
         return -1;
-      ws(rd);
-      if (rd->p < rd->end && *rd->p == ',') {
-        rd->p++;
-        continue;
-      }
-      return expect(rd, close);
-    }
+    } while ((more = next(rd, close)) > 0);
+    return more;
   }
   double v;
   return number(rd, &v);
@@ -217,12 +233,10 @@ static int counts(struct reader *rd, uint64_t *v, unsigned n)
 {
   if (expect(rd, '{') < 0)
     return -1;
-  ws(rd);
-  if (rd->p < rd->end && *rd->p == '}') {
-    rd->p++;
+  if (empty(rd, '}'))
     return 0;
-  }
-  for (;;) {
+  int more;
+  do {
     char key[32];
     double c;
     if (string(rd, key, sizeof key) < 0 || expect(rd, ':') < 0 || number(rd, &c) < 0)
@@ -231,25 +245,18 @@ static int counts(struct reader *rd, uint64_t *v, unsigned n)
     if (k >= n)
       return fail(rd, "a code out of range");
     v[k] += (uint64_t)c;
-    ws(rd);
-    if (rd->p < rd->end && *rd->p == ',') {
-      rd->p++;
-      continue;
-    }
-    return expect(rd, '}');
-  }
+  } while ((more = next(rd, '}')) > 0);
+  return more;
 }
 
 static int buckets(struct reader *rd, struct load_histogram *h)
 {
   if (expect(rd, '[') < 0)
     return -1;
-  ws(rd);
-  if (rd->p < rd->end && *rd->p == ']') {
-    rd->p++;
+  if (empty(rd, ']'))
     return 0;
-  }
-  for (;;) {
+  int more;
+  do {
     double b, c;
     if (expect(rd, '[') < 0 || number(rd, &b) < 0 || expect(rd, ',') < 0 || number(rd, &c) < 0 ||
         expect(rd, ']') < 0)
@@ -257,13 +264,8 @@ static int buckets(struct reader *rd, struct load_histogram *h)
     if (b < 0 || b >= LOAD_HIST_BUCKETS)
       return fail(rd, "a histogram bucket out of range");
     h->buckets[(unsigned)b] += (uint64_t)c;
-    ws(rd);
-    if (rd->p < rd->end && *rd->p == ',') {
-      rd->p++;
-      continue;
-    }
-    return expect(rd, ']');
-  }
+  } while ((more = next(rd, ']')) > 0);
+  return more;
 }
 
 static int latency(struct reader *rd, struct load_histogram *h)
@@ -295,14 +297,11 @@ static int latency(struct reader *rd, struct load_histogram *h)
     } else if (skip(rd, 1) < 0) {
       return -1;
     }
-    ws(rd);
-    if (rd->p < rd->end && *rd->p == ',') {
-      rd->p++;
-      continue;
-    }
-    if (expect(rd, '}') < 0)
+    int more = next(rd, '}');
+    if (more < 0)
       return -1;
-    break;
+    if (!more)
+      break;
   }
   if (count) {
     if (!h->count || min_ns < h->min_ns)
@@ -405,14 +404,11 @@ static int merge_text(struct reader *rd, struct load_result *r)
       else if (!strcmp(key, "interrupted"))
         r->interrupted |= (int)u;
     }
-    ws(rd);
-    if (rd->p < rd->end && *rd->p == ',') {
-      rd->p++;
-      continue;
-    }
-    if (expect(rd, '}') < 0)
+    int more = next(rd, '}');
+    if (more < 0)
       return -1;
-    break;
+    if (!more)
+      break;
   }
   if (!seen_format)
     return fail(rd, "not an xfer-load result (no \"format\")");

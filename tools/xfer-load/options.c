@@ -134,30 +134,29 @@ static int parse_backend(const char *s, struct load_options *o)
   return -1;
 }
 
-/* A method is an RFC 9110 token: letters, digits and the token symbols,
- * nothing that could break the request line. */
-static int valid_method(const char *s)
+/* Whether s[0..n) is an RFC 9110 token: letters, digits and the token
+ * symbols, nothing that could break a request or header line. */
+static int is_token(const char *s, size_t n)
 {
-  if (!*s)
+  if (n == 0)
     return 0;
-  for (; *s; s++)
-    if (!strchr("!#$%&'*+-.^_`|~", *s) && !(*s >= '0' && *s <= '9') &&
-        !(*s >= 'A' && *s <= 'Z') && !(*s >= 'a' && *s <= 'z'))
+  for (size_t i = 0; i < n; i++)
+    if (!(s[i] && strchr("!#$%&'*+-.^_`|~", s[i])) && !(s[i] >= '0' && s[i] <= '9') &&
+        !(s[i] >= 'A' && s[i] <= 'Z') && !(s[i] >= 'a' && s[i] <= 'z'))
       return 0;
   return 1;
+}
+
+static int valid_method(const char *s)
+{
+  return is_token(s, strlen(s));
 }
 
 /* "Name: value" with a token name and no line break anywhere. */
 static int valid_header(const char *s)
 {
   const char *colon = strchr(s, ':');
-  if (!colon || colon == s || strpbrk(s, "\r\n"))
-    return 0;
-  for (const char *p = s; p < colon; p++)
-    if (!strchr("!#$%&'*+-.^_`|~", *p) && !(*p >= '0' && *p <= '9') &&
-        !(*p >= 'A' && *p <= 'Z') && !(*p >= 'a' && *p <= 'z'))
-      return 0;
-  return 1;
+  return colon && !strpbrk(s, "\r\n") && is_token(s, (size_t)(colon - s));
 }
 
 /* Reads the whole of path into o->body. */

@@ -32,21 +32,8 @@ mkdir -p "$out"
 pin=()
 [ "$(nproc)" -gt 1 ] && pin=(taskset -c 1)
 
-peer_pid=
-cleanup() {
-  if [ -n "$peer_pid" ]; then kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-XFER_BENCH_PEER=nginx "$bin/xfer-bench-peer" > "$out/peer.txt" 2> "$out/peer.err" &
-peer_pid=$!
-port=
-for _ in $(seq 100); do  # up to 10 s for nginx to answer
-  port=$(sed -n 's/^port \([0-9]*\).*/\1/p' "$out/peer.txt")
-  [ -n "$port" ] && break
-  kill -0 "$peer_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "perf-event: nginx did not start:" >&2; cat "$out/peer.err" >&2; exit 1; }
+. perf/peer.sh
+XFER_BENCH_PEER=nginx peer_start "$bin" "$out"
 url="http://127.0.0.1:$port/small"
 echo "loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)" > "$out/load.txt"
 
@@ -83,8 +70,7 @@ for rep in $(seq "$REPS"); do
     run_client $(((k + rep) % n)) "$rep"
   done
 done
-cleanup
-peer_pid=
+peer_stop
 echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/load.txt"
 
 list=$(printf '%s|' "${CLIENTS[@]}")

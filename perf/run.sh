@@ -61,11 +61,7 @@ fi
 pin=()
 [ "$(nproc)" -gt 1 ] && pin=(taskset -c 1)
 
-peer_pid=
-cleanup() {
-  if [ -n "$peer_pid" ]; then kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
+. perf/peer.sh
 
 echo "perf: results in $out (peer $XFER_BENCH_PEER, $REPS reps, C = $CONNS)" >&2
 # Load before the run: other work on this 2-vCPU machine shows up as noise.
@@ -122,16 +118,7 @@ run_xfer() {  # rep
 }
 
 # wrk and libcurl: against xfer-bench-peer, the same peer as a program.
-"$bin/xfer-bench-peer" > "$out/peer.txt" 2> "$out/peer.err" &
-peer_pid=$!
-port=
-for _ in $(seq 100); do  # up to 10 s for the peer to answer
-  port=$(sed -n 's/^port \([0-9]*\).*/\1/p' "$out/peer.txt")
-  [ -n "$port" ] && break
-  kill -0 "$peer_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "perf: the peer did not start:" >&2; cat "$out/peer.err" >&2; exit 1; }
+peer_start "$bin" "$out"
 url="http://127.0.0.1:$port/small"
 
 run_wrk() {  # conns rep
@@ -185,8 +172,7 @@ for rep in $(seq "$REPS"); do
   if [ $((rep % 2)) -eq 1 ]; then run_xfer "$rep"; run_peers "$rep"
   else run_peers "$rep"; run_xfer "$rep"; fi
 done
-cleanup
-peer_pid=
+peer_stop
 echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/load.txt"
 
 # ---- 3. the table --------------------------------------------------------------

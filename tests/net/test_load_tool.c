@@ -131,6 +131,58 @@ Test(load_tool, several_urls_are_taken_in_turn) {
   cr_assert(strstr(out, "and 2 more URLs in turn"), "%s", out);
 }
 
+/* Runs xfer-load with the NULL-terminated arguments and its stdout thrown
+ * away; its stderr (where progress goes) is captured into out instead. */
+static int run_stderr(const char *first, ...) {
+  char *argv[32];
+  int n = 0;
+  argv[n++] = (char *)"/bin/sh";
+  argv[n++] = (char *)"-c";
+  argv[n++] = (char *)"exec \"$0\" \"$@\" 2>&1 >/dev/null";
+  argv[n++] = (char *)XFER_LOAD_BIN;
+  va_list ap;
+  va_start(ap, first);
+  for (const char *a = first; a; a = va_arg(ap, const char *)) {
+    cr_assert(n < 31);
+    argv[n++] = (char *)a;
+  }
+  va_end(ap);
+  argv[n] = NULL;
+  return ts_proc_run(argv, NULL, out, sizeof out, 60000);
+}
+
+/* Off a terminal, progress is one plain line a second on stderr, with the
+ * requests done so far rising; --quiet leaves stderr empty. */
+Test(load_tool, progress_lines_each_second_unless_quiet) {
+  int rc = run_stderr("-c", "2", "-d", "2.6", url("/bytes/13"), NULL);
+  cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+  unsigned long long prev = 0;
+  int lines = 0;
+  for (char *line = out; *line; lines++) {
+    char *nl = strchr(line, '\n');
+    cr_assert_not_null(nl, "unterminated progress line: %s", line);
+    *nl = '\0';
+    double at = 0, rate = 0, left = -1;
+    unsigned long long done = 0, errors = 1;
+    cr_assert_eq(sscanf(line, "[ %lf s] %llu requests, %lf req/s, %llu errors, %lf s left", &at,
+                        &done, &rate, &errors, &left),
+                 5, "unexpected progress line: %s", line);
+    cr_assert(at >= 0.9 * (lines + 1) && at < 2.6, "%s", line);
+    cr_assert(done > prev && rate > 0 && errors == 0, "%s", line);
+    cr_assert(left >= 0 && left <= 2.6 - at + 0.05, "%s", line);
+    prev = done;
+    line = nl + 1;
+  }
+  /* One report a second in a 2.6 s run: at 1 s and 2 s (a third only if
+   * the machine stalled the run's end by more than 0.4 s). */
+  cr_assert(lines >= 2 && lines <= 3, "%d progress lines:\n%s", lines, out);
+  cr_assert(prev <= ts_requests(srv));
+
+  rc = run_stderr("-q", "-c", "2", "-d", "1.5", url("/bytes/13"), NULL);
+  cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+  cr_assert_str_empty(out);
+}
+
 Test(load_tool, timeout_fails_slow_requests) {
   int rc = run("-c", "1", "-n", "2", "--timeout", "100ms", url("/delay/2000/5"), NULL);
   cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);

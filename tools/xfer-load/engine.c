@@ -227,6 +227,7 @@ struct worker {
   uint64_t start_ns; /* shared by every thread */
   uint64_t deadline; /* UINT64_MAX for a counted run */
   int cpu;           /* the CPU to pin to, or -1 */
+  struct load_live *live; /* what the progress thread reads */
   struct load_result r;
 };
 
@@ -320,6 +321,9 @@ static void drive(struct worker *w)
       struct load_slot *slot = (struct load_slot *)(void *)priv;
       now = now_ns();
       account(r, slot, rc, now, &header_info);
+      /* This thread is the counters' only writer: plain relaxed stores. */
+      atomic_store_explicit(&w->live->done, r->requests + r->errors, memory_order_relaxed);
+      atomic_store_explicit(&w->live->failed, r->errors + r->bad_status, memory_order_relaxed);
       xfer_multi_remove_handle(m, e);
       active--;
       more = (w->budget ? issued < w->budget : now < w->deadline) && !interrupted;
@@ -476,7 +480,12 @@ int engine_run(const struct load_options *o, const char *const *urls, int nurls,
     header_list = l;
   }
   struct worker *w = calloc((size_t)nthreads, sizeof *w);
-  if (!w) {
+  /* Each thread's counters on a cache line of their own (see load.h). */
+  size_t live_size = (size_t)nthreads * sizeof(struct load_live);
+  struct load_live *live = aligned_alloc(_Alignof(struct load_live), live_size);
+  if (live)
+    memset(live, 0, live_size);
+  if (!w || !live) {
     fprintf(stderr, "xfer-load: out of memory for %ld threads\n", nthreads);
     status = 1;
   }
@@ -487,6 +496,7 @@ int engine_run(const struct load_options *o, const char *const *urls, int nurls,
     w[i].budget = o->requests ? share(o->requests, nthreads, i) : 0;
     w[i].rate = o->rate / (double)nthreads;
     w[i].cpu = o->ncpus ? o->cpus[i % o->ncpus] : -1;
+    w[i].live = &live[i];
     if (worker_setup(&w[i], urls, nurls) < 0)
       status = 1;
   }
@@ -513,6 +523,9 @@ int engine_run(const struct load_options *o, const char *const *urls, int nurls,
       w[i].start_ns = start_ns;
       w[i].deadline = deadline;
     }
+    struct progress progress;
+    if (progress_start(&progress, o, live, nthreads, start_ns) < 0)
+      fprintf(stderr, "xfer-load: cannot start the progress thread; running without it\n");
     if (nthreads == 1) {
       /* One thread: the run's own, with no thread to start. */
       worker_main(&w[0]);
@@ -532,6 +545,7 @@ int engine_run(const struct load_options *o, const char *const *urls, int nurls,
         pthread_join(w[i].tid, NULL);
     }
     getrusage(RUSAGE_SELF, &after);
+    progress_stop(&progress);
 
     sigaction(SIGINT, &old, NULL);
     signal_workers = NULL;
@@ -546,6 +560,7 @@ int engine_run(const struct load_options *o, const char *const *urls, int nurls,
   for (long i = 0; w && i < nthreads; i++)
     worker_free(&w[i]);
   free(w);
+  free(live);
   xfer_slist_free_all(header_list);
   header_list = NULL;
   return status;

@@ -2,6 +2,8 @@
 #ifndef XFER_LOAD_LOAD_H
 #define XFER_LOAD_LOAD_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -57,6 +59,8 @@ struct load_options {
   /* HTTPS: skip verification (-k), or trust this CA file (--cacert). */
   int insecure;
   const char *cacert;
+  /* -q: no progress lines while the load runs. */
+  int quiet;
 };
 
 /* Fills o from argv (and reads --body's file). Returns 0 to run, 1 when
@@ -139,6 +143,39 @@ struct load_result {
  * status after printing why it could not. */
 int engine_run(const struct load_options *o, const char *const *urls, int nurls,
                struct load_result *r);
+
+/* ---- progress.c ---- */
+
+/* What one load thread has finished so far, for the progress thread to
+ * read: written by its thread alone with relaxed stores, on a cache line of
+ * its own (64 bytes on x86-64 and most arm64 cores) so that the reader does
+ * not slow the writers down. */
+struct load_live {
+  _Alignas(64) atomic_uint_fast64_t done;
+  atomic_uint_fast64_t failed; /* failed transfers and non-2xx/3xx answers */
+};
+
+struct progress {
+  pthread_t tid;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  int running;
+  int stop; /* under lock */
+  int tty;
+  const struct load_live *live;
+  long nlive;
+  uint64_t start_ns;
+  double duration_s;
+  uint64_t requests;
+};
+
+/* Starts reporting on stderr once a second unless o->quiet; live[0..nlive)
+ * are the threads' counters, start_ns the run's start (CLOCK_MONOTONIC).
+ * 0, or -1 when the thread could not start (the run goes on without it). */
+int progress_start(struct progress *p, const struct load_options *o,
+                   const struct load_live *live, long nlive, uint64_t start_ns);
+/* Stops the reports; on a terminal the progress line is cleared. */
+void progress_stop(struct progress *p);
 
 /* ---- json.c ---- */
 

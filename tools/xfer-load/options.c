@@ -32,7 +32,8 @@ static void usage(FILE *f)
           "Load-tests an HTTP/1.1 server through xfer's multi interface: CONNECTIONS\n"
           "transfers run in parallel, each on its own keep-alive connection. With\n"
           "several URLs each connection takes them in turn. Without a URL a built-in\n"
-          "server on 127.0.0.1 answers every request.\n"
+          "server on 127.0.0.1 answers every request. While it runs, a progress line\n"
+          "on stderr says each second how far it is (rewritten in place on a terminal).\n"
           "\n"
           "  -c, --connections N   transfers (and connections) in parallel (default %d)\n"
           "  -t, --threads N       threads, each with its own multi and an even share\n"
@@ -54,6 +55,7 @@ static void usage(FILE *f)
           "                        add up exactly with: xfer-load merge FILE...\n"
           "      --backend NAME    I/O backend: poll, epoll, io_uring (default: the\n"
           "                        library's choice, see XFER_BACKEND)\n"
+          "  -q, --quiet           no progress lines on stderr while the load runs\n"
           "  -k, --insecure        https: do not verify the server's certificate\n"
           "      --cacert FILE     https: trust the CA certificates in FILE (PEM)\n"
           "                        instead of the system's; the TLS library is\n"
@@ -245,6 +247,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
       {"duration", required_argument, NULL, 'd'},
       {"backend", required_argument, NULL, OPT_BACKEND},
       {"insecure", no_argument, NULL, 'k'},
+      {"quiet", no_argument, NULL, 'q'},
       {"cacert", required_argument, NULL, OPT_CACERT},
       {"method", required_argument, NULL, 'm'},
       {"header", required_argument, NULL, 'H'},
@@ -275,7 +278,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
   const char *body_path = NULL;
   double timeout_s;
   char *end;
-  while ((opt = getopt_long(argc, argv, ":c:n:d:m:H:t:kh", longs, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, ":c:n:d:m:H:t:kqh", longs, NULL)) != -1) {
     switch (opt) {
     case 'c':
       if (parse_count(optarg, 1, MAX_CONNECTIONS, &count) < 0)
@@ -302,6 +305,9 @@ int options_parse(int argc, char **argv, struct load_options *o)
       break;
     case 'k':
       o->insecure = 1;
+      break;
+    case 'q':
+      o->quiet = 1;
       break;
     case OPT_CACERT:
       o->cacert = optarg;

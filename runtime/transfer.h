@@ -52,6 +52,10 @@ void xfer__transfer_recv_error(struct xfer_multi *m, struct xfer_easy *e, int32_
 /* Picks (or creates) the TLS context of the transfer's options into
  * e->x.tls; 0, or -1 when the transfer failed. */
 int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e);
+/* Only the common case of xfer__tls_select, which can neither fail nor
+ * create a context: the handle's last context on this multi, options
+ * untouched. 1 when it set e->x.tls, else 0. */
+int xfer__tls_select_cached(struct xfer_multi *m, struct xfer_easy *e);
 void xfer__tls_ctxs_destroy(struct xfer_multi *m);
 /* The TCP connection is up: handshake, then the request. */
 void xfer__tls_begin(struct xfer_multi *m, struct xfer_easy *e);

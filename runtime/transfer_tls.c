@@ -118,14 +118,20 @@ void xfer__tls_ctxs_destroy(struct xfer_multi *m) {
 /* The context for the transfer's TLS options: looked up by the key string
  * the options give (rebuilt only after a TLS option changed), created on
  * first use. Returns 0, or -1 when the transfer failed. */
-int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
+int xfer__tls_select_cached(struct xfer_multi *m, struct xfer_easy *e) {
   /* The common case, a handle re-added to the multi it ran on with its
    * options untouched: the context it used last time, no key compared. A
    * multi's contexts live as long as it does, and its id is never reused. */
   if (!e->tls_dirty && e->tls_last && e->tls_last_multi == m->id) {
     e->x.tls = e->tls_last;
-    return 0;
+    return 1;
   }
+  return 0;
+}
+
+int xfer__tls_select(struct xfer_multi *m, struct xfer_easy *e) {
+  if (xfer__tls_select_cached(m, e))
+    return 0;
   const char *why = NULL;
   unsigned long fails = xfer__tls_alloc_failures();
   struct xfer__tls_err err = {0};

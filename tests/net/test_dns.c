@@ -166,6 +166,37 @@ Test(dns, resolve_entry_is_kept_by_the_multi_until_removed) {
   xfer_slist_free_all(del);
 }
 
+/* The pool is asked before the resolver, as libcurl's is: a warm request
+ * on a pooled connection of the origin looks up nothing, so it goes on
+ * even once the name's entry is gone, and only a fresh connection needs
+ * the name again. */
+Test(dns, pooled_connection_is_reused_without_a_lookup) {
+  char url[160];
+  url_for("pooled.invalid", "/bytes/5", url, sizeof url);
+  struct xfer_slist *add = resolve_line("", "pooled.invalid", "127.0.0.1");
+  struct xfer_slist *del = resolve_line("-", "pooled.invalid", NULL);
+  struct xt_req a, b;
+  xt_req_init(&a, url);
+  xt_req_init(&b, url);
+  xfer_easy_setopt(a.e, XFEROPT_RESOLVE, add);
+  run1(&a);
+  cr_assert_eq(a.result, XFERE_OK, "%d (%s)", a.result, a.err);
+  xfer_easy_setopt(b.e, XFEROPT_RESOLVE, del);
+  run1(&b);
+  cr_assert_eq(b.result, XFERE_OK, "%d (%s)", b.result, b.err);
+  xt_assert_pattern(&b.body, 5);
+  cr_assert_eq(ts_connections(srv), 1);
+  cr_assert_str_eq(primary_ip(&b), "127.0.0.1");
+  xfer_easy_setopt(b.e, XFEROPT_FRESH_CONNECT, 1L);
+  run1(&b);
+  cr_assert_eq(b.result, XFERE_COULDNT_RESOLVE_HOST, "%d (%s)", b.result, b.err);
+  cr_assert_eq(ts_requests(srv), 2);
+  xt_req_free(&a);
+  xt_req_free(&b);
+  xfer_slist_free_all(add);
+  xfer_slist_free_all(del);
+}
+
 Test(dns, bad_resolve_entry_fails_the_transfer) {
   static const char *const bad[] = {
       "no-colons-at-all",

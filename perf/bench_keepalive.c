@@ -2,7 +2,7 @@
  * to a loopback peer in another process, one benchmark iteration per
  * completed request/response.
  *
- * The loop is xfer-load's (and the libcurl peers' in perf-baselines.md):
+ * The loop is xfer-load's (and that of perf/curl_multi_load.c for libcurl):
  * poll, perform, read the done messages, remove each finished handle and add
  * it again at once, so its connection goes back to the pool and carries the
  * next request. What is reported is what the baselines compare clients by:

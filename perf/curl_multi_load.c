@@ -1,6 +1,7 @@
 /* curl_multi_load: a keep-alive load client written for libcurl's API, the
- * loop of perf-baselines.md's curl_multi_load rebuilt here so the comparison
- * runs on this machine against the same peer. The same source is built
+ * loop libcurl's multi users write (each finished handle removed and added
+ * again), so the comparison runs on the machine at hand against the same
+ * peer. The same source is built
  * twice (perf/CMakeLists.txt): against libcurl (curl_multi_load) and against
  * xfer's curl/curl.h (xfer_multi_load), so the two are the same client.
  *   curl_multi_load [-m perform|socket|single] -c CONNECTIONS -n REQUESTS URL

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds perf/ (Release, build/perf) and measures xfer's backends against the
-# peers of perf-baselines.md in one run, against one peer setup: small
+# peers (wrk, a libcurl multi loop) in one run, against one peer setup: small
 # keep-alive requests to a loopback HTTP server pinned to CPU 0, every client
 # pinned to CPU 1, medians of REPS interleaved rounds (each round runs every
 # client once). Prints one markdown table; raw outputs go to
@@ -177,7 +177,7 @@ echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/load.txt"
 
 # ---- 3. the table --------------------------------------------------------------
 # Medians per tool and connection count, each metric on its own, as
-# perf-baselines.md did and as Google Benchmark does for its counters.
+# Google Benchmark does for its counters.
 awk -F'\t' -v reps="$REPS" -v peer="$XFER_BENCH_PEER" '
   function median(key, m,   n, i, j, t, a) {
     n = cnt[key]
@@ -206,8 +206,8 @@ awk -F'\t' -v reps="$REPS" -v peer="$XFER_BENCH_PEER" '
         if (v < lo) lo = v
         if (v > hi) hi = v
       }
-      # (max - min) / median of req/s, the spread of perf-baselines.md: above ~10%
-      # the machine had a slow phase during the runs.
+      # (max - min) / median of req/s: above ~10% the machine had a slow phase
+      # during the runs (small requests repeat within 5% otherwise).
       spread[key] = med[key, 3] > 0 ? 100 * (hi - lo) / med[key, 3] : 0
     }
     print "| client | conns | req/s | req/s spread | client CPU µs/req (usr + sys) | syscalls/req | CPU ÷ libcurl | CPU ÷ wrk | req/s ÷ libcurl | req/s ÷ wrk | notes |"

@@ -17,7 +17,7 @@
 #include "xfer/xfer.h"
 
 /* The libraries built in, in order of preference: wolfSSL is the project's
- * default (DESIGN.md), OpenSSL the one to choose for bulk speed (AES-NI). */
+ * default (the build's first choice, as libcurl's multi-SSL builds have one), OpenSSL the one to choose for bulk speed (AES-NI). */
 static const struct xfer__tls_lib *const libs[] = {
 #ifdef XFER_HAVE_WOLFSSL
     &xfer__tls_wolfssl,

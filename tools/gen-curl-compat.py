@@ -111,7 +111,7 @@ def curl_h(text):
              "#include <inttypes.h>", "#include <limits.h>", "#include <stdio.h>",
              "#include <sys/select.h>", "#include <sys/socket.h>", "#include <sys/time.h>",
              "#include <sys/types.h>", "#include <time.h>", "", "#include <xfer/xfer.h>", "",
-             "/* The libcurl API whose contract xfer follows (curl-multi-contract). */",
+             "/* The libcurl API whose contract xfer follows (libcurl 8.4 as documented). */",
              '#define LIBCURL_VERSION "8.4.0-xfer"', "#define LIBCURL_VERSION_MAJOR 8",
              "#define LIBCURL_VERSION_MINOR 4", "#define LIBCURL_VERSION_PATCH 0",
              "#define LIBCURL_VERSION_NUM 0x080400", "",

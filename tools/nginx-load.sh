@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Load-tests a real nginx with xfer-load on every backend, the way
-# perf-baselines.md measured the peers: a private nginx (one worker, its own
+# Load-tests a real nginx with xfer-load on every backend, the way perf/
+# measures the peers: a private nginx (one worker, its own
 # config in a temporary directory) pinned to CPU 0, the client pinned to
 # CPU 1. Arguments go to xfer-load; the default is -c 64 -n 100000.
 #   ./tools/nginx-load.sh                  # -c 64 -n 100000 on each backend

@@ -1,5 +1,4 @@
-/* Name resolution (DESIGN.md "DNS", reliability-matrix.md b.2 F17, F20,
- * F21): real names go through the resolver threads into the multi's cache,
+/* Name resolution (docs/internals/dns.md): real names go through the resolver threads into the multi's cache,
  * XFEROPT_RESOLVE entries skip resolution (and can be removed again), a
  * name under .invalid fails fast with 6, and a lookup in flight never holds
  * up a removal or xfer_multi_cleanup. CI also runs this file under TSan
@@ -110,7 +109,7 @@ Test(dns, resolve_entry_skips_resolution_and_keeps_the_host_name) {
 }
 
 Test(dns, resolve_entry_second_address_after_a_refusal) {
-  /* F21: nothing listens on 127.0.0.2 at the server's port (it is bound to
+  /* Nothing listens on 127.0.0.2 at the server's port (it is bound to
    * 127.0.0.1 only), so the first address refuses and the second works. */
   char url[160];
   url_for("fake.test", "/bytes/5", url, sizeof url);

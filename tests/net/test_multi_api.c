@@ -1,6 +1,6 @@
 /* The multi handle's bookkeeping API, as libcurl's multi interface defines it
- * (API.md "Multi handle", curl-multi-contract.md 0.1, 1.1-1.6, 1.12-1.14, 3.1
- * and the probe table of section 9): handle validation, add/remove edge
+ * (libcurl's curl_multi_* man pages, and what libcurl 7.88 was seen to
+ * return where they are silent): handle validation, add/remove edge
  * cases, the message queue, the running count, options, strerror,
  * get_handles, the recursion guard and the four cleanup orders of libcurl
  * tests 1502-1505. Waiting and wakeup are in test_multi_wait.c and

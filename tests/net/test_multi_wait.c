@@ -1,8 +1,9 @@
 /* Waiting on a multi: xfer_multi_poll, xfer_multi_wait, xfer_multi_wakeup
  * (same thread and from a signal handler; the cross-thread cases are in
  * test_wakeup.c), xfer_multi_fdset and xfer_multi_timeout, with libcurl's
- * contract (API.md "Multi handle", curl-multi-contract.md 1.7, 1.8, 1.10 and
- * the probe table of section 9). Timings are asserted by bounds only: a
+ * contract (the curl_multi_poll, curl_multi_wait, curl_multi_wakeup,
+ * curl_multi_fdset and curl_multi_timeout man pages, and libcurl 7.88's
+ * observed answers where they are silent). Timings are asserted by bounds only: a
  * lower bound shows a call really waited, an upper bound that it did not
  * wait for its whole timeout; no sleep is used to order events. */
 #include <criterion/criterion.h>

@@ -1,5 +1,5 @@
-/* The connection pool (reliability-matrix.md b.3 P01, P02, P11, P12, P14,
- * P15 and b.2 F03, F04, F05): reuse per origin, the per-host and total
+/* The connection pool (docs/internals/pool.md; the P.. and F.. labels below
+ * name its cases): reuse per origin, the per-host and total
  * limits with FIFO queueing, MAXCONNECTS, FORBID_REUSE and FRESH_CONNECT,
  * connections that must never be pooled again, the liveness check at
  * checkout and the safe-retry rule. The test server's per-request

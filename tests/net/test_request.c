@@ -3,7 +3,7 @@
  * with and without a known size), custom methods and headers, and the
  * requests xfer must refuse to send. The test server's /echo route returns
  * the raw request as the body, so most checks compare the body with the
- * exact request bytes libcurl would send (curl-multi-contract.md §4.7, §9). */
+ * exact request bytes libcurl 7.88 sends for the same options. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-/* Timeouts and refused connections (reliability-matrix.md b.2 F01, F10):
- * XFEROPT_TIMEOUT(_MS) ends a transfer with 28 and a sentence wherever it
- * is (waiting for the head, mid-body, queued behind a connection limit),
+/* Timeouts and refused connections: XFEROPT_TIMEOUT(_MS) ends a transfer
+ * with 28 and a sentence wherever it is (waiting for the head, mid-body,
+ * queued behind a connection limit),
  * siblings on the same multi go on, the connect timeout stops applying
  * once connected, and a refused connection is 7 at once. Every time bound
  * is measured on the test's own clock, from the add to the done message. */

@@ -1,6 +1,6 @@
 /* xfer_multi_wakeup from other threads while xfer_multi_poll blocks: the one
- * multi function callable from any thread (API.md; curl-multi-contract.md
- * 0 "Threading" and 1.7). This file's name contains "wakeup" so that the
+ * multi function callable from any thread (curl_multi_wakeup(3): "safe to
+ * call from any thread"). This file's name contains "wakeup" so that the
  * ThreadSanitizer build (ctest -R 'handles|wakeup|dns') runs it: every
  * cross-thread access here goes through C11 atomics or pthread_join, so any
  * report comes from the library.

@@ -2,8 +2,8 @@
  * pieces for every split point, and one byte per call; each piece is an
  * allocation of exactly its size, so ASan catches a read past it. The
  * result code, the decoded bytes, the bytes consumed and the verdict at EOF
- * must be the same in every mode. Rows refer to reliability-matrix.md
- * section b.1. */
+ * must be the same in every mode. Case labels (M..) are those of the
+ * strictness table in docs/internals/http-codec.md. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,8 +3,9 @@
  * without a scan cursor), every prefix in turn with one cursor carried
  * along (one byte per call), and for every split point a first call on the
  * prefix followed by a call on the whole. Each prefix is copied into an
- * allocation of exactly its size, so ASan catches a read past it. Rows
- * refer to reliability-matrix.md section b.1. */
+ * allocation of exactly its size, so ASan catches a read past it. Case
+ * labels (M..) are those of the strictness table in
+ * docs/internals/http-codec.md. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

@@ -23,7 +23,7 @@
 
 #include <xfer/xfer.h>
 
-/* The libcurl API whose contract xfer follows (curl-multi-contract). */
+/* The libcurl API whose contract xfer follows (libcurl 8.4 as documented). */
 #define LIBCURL_VERSION "8.4.0-xfer"
 #define LIBCURL_VERSION_MAJOR 8
 #define LIBCURL_VERSION_MINOR 4

@@ -322,3 +322,13 @@ Test(slist, out_of_memory_leaves_old_list_intact) {
   }
   xfer_slist_free_all(l);
 }
+
+/* The version xfer_version() reports is the one CMake's project() declares
+ * (the same figure the installed package carries). */
+Test(version, says_the_project_version) {
+  const char *v = xfer_version();
+  cr_assert_not_null(v);
+  const char *want = "xfer/" XFER_PROJECT_VERSION " (";
+  cr_assert_eq(strncmp(v, want, strlen(want)), 0, "xfer_version() = \"%s\", expected \"%s...\"", v,
+               want);
+}

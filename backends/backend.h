@@ -102,7 +102,7 @@ struct xfer__op {
   /* XFER__OP_RECV */
   void *buf;
   size_t len;
-  /* XFER__OP_CONNECT */
+  /* XFER__OP_CONNECT: required (a CONNECT without one fails with -EINVAL) */
   const struct sockaddr *addr;
   socklen_t addrlen;
   /* Private to the backend: its submission and ready lists, and scratch

@@ -282,6 +282,10 @@ void xfer__readiness_submit(struct xfer__backend *be, struct xfer__op *op) {
     orphan(r, op, -EBADF);
     return;
   }
+  if (op->kind == XFER__OP_CONNECT && op->addr == NULL) {
+    orphan(r, op, -EINVAL); /* the seam's CONNECT always names its address */
+    return;
+  }
   if (op->fd >= r->nfds && grow(r, op->fd) != 0) {
     orphan(r, op, -ENOMEM);
     return;
@@ -298,7 +302,7 @@ void xfer__readiness_submit(struct xfer__backend *be, struct xfer__op *op) {
   mark_dirty(r, op->fd);
   if (op->kind == XFER__OP_SEND)
     xfer__queue_insert_tail(&r->sendq, &op->link);
-  else if (op->kind == XFER__OP_CONNECT && op->addr) {
+  else if (op->kind == XFER__OP_CONNECT) {
     /* The connect starts now; on loopback it often completes at once, and
      * otherwise the fd waits for writability. Either way the completion is
      * delivered by the next wait(), never from here. */

@@ -152,6 +152,10 @@ static void uring_submit(struct xfer__backend *be, struct xfer__op *op) {
     orphan(u, op, -EBADF);
     return;
   }
+  if (op->kind == XFER__OP_CONNECT && op->addr == NULL) {
+    orphan(u, op, -EINVAL); /* the seam's CONNECT always names its address */
+    return;
+  }
   i = xfer__uring_table_add(&u->t, op->token, op->fd);
   if (i == XFER__URING_NIL) {
     orphan(u, op, -ENOMEM);
@@ -170,15 +174,8 @@ static void uring_submit(struct xfer__backend *be, struct xfer__op *op) {
   e->opflags = op->flags;
   switch (op->kind) {
   case XFER__OP_CONNECT:
-    if (op->addr != NULL) {
-      /* The kernel copies the address when it takes the SQE. */
-      io_uring_prep_connect(sqe, op->fd, op->addr, op->addrlen);
-    } else {
-      /* A connect the caller started itself: wait for writability and read
-       * SO_ERROR, as the readiness backends do. */
-      io_uring_prep_poll_add(sqe, op->fd, POLLOUT);
-      e->emul_connect = 1;
-    }
+    /* The kernel copies the address when it takes the SQE. */
+    io_uring_prep_connect(sqe, op->fd, op->addr, op->addrlen);
     break;
   case XFER__OP_SEND:
     /* MSG_NOSIGNAL: a peer that reset the connection gives -EPIPE, never
@@ -369,21 +366,6 @@ static void uring_close_fd(struct xfer__backend *be, int fd) {
 
 /* ---- completions ---- */
 
-static int32_t connect_result(int fd, int32_t revents) {
-  int err = 0;
-  socklen_t len = sizeof err;
-
-  if (revents < 0)
-    return revents;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-    return -errno;
-  if (err != 0)
-    return -err;
-  /* A hang-up without writability and without a pending error means the
-   * socket never got connected. */
-  return (revents & POLLOUT) ? 0 : -ENOTCONN;
-}
-
 static void put_back(struct uring_backend *u, void *buf) {
   (void)xfer__uring_buf_put(&u->b, buf);
 }
@@ -462,8 +444,6 @@ static int handle(struct uring_backend *u, uint64_t ud, int32_t res, uint32_t cf
   }
   if (kind == XFER__OP_POLL_IN && res != -ECANCELED)
     res = res < 0 ? POLLERR : (int32_t)(res & (POLLIN | POLLHUP | POLLERR));
-  else if (e->emul_connect)
-    res = connect_result(e->fd, res);
   if (more)
     flags |= XFER__CF_MORE;
   else

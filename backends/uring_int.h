@@ -49,7 +49,6 @@ struct xfer__uring_ent {
   uint8_t opflags;
   uint8_t state;  /* enum xfer__uring_state */
   uint8_t multishot; /* really submitted multishot (the kernel has it) */
-  uint8_t emul_connect; /* CONNECT without an address: a POLLOUT poll */
   uint8_t on_fd;  /* linked on its fd's list (not once DEAD) */
 };
 

@@ -174,6 +174,25 @@ static void op_init(struct xfer__op *op, uint64_t token, int fd, enum xfer__op_k
   op->kind = (uint8_t)kind;
 }
 
+/* Addresses of the CONNECT ops in flight, indexed by token: the kernel reads
+ * one when it takes the SQE, after submit() returned. */
+static struct sockaddr_in connect_addr[16];
+
+/* A CONNECT of a new non-blocking socket (or of fd when fd >= 0) to
+ * 127.0.0.1:port; the backend starts the connect. */
+static void connect_op(struct xfer__op *op, uint64_t token, int fd, int port) {
+  cr_assert(token < 16);
+  if (fd < 0)
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  cr_assert(fd >= 0);
+  op_init(op, token, fd, XFER__OP_CONNECT);
+  connect_addr[token] = (struct sockaddr_in){.sin_family = AF_INET,
+                                             .sin_port = htons((uint16_t)port),
+                                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  op->addr = (const struct sockaddr *)&connect_addr[token];
+  op->addrlen = sizeof connect_addr[token];
+}
+
 static void recv_op(struct xfer__op *op, uint64_t token, int fd, void *buf, size_t len) {
   op_init(op, token, fd, XFER__OP_RECV);
   op->buf = buf;
@@ -221,8 +240,8 @@ static int listener(int *port) {
   return fd;
 }
 
-/* A non-blocking socket whose connect() to 127.0.0.1:port has been started,
- * as the runtime starts one before it submits a CONNECT. */
+/* A non-blocking socket whose connect() to 127.0.0.1:port has been started
+ * by the test itself (one end of pair()). */
 static int connect_start(int port) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -260,20 +279,26 @@ static void pair(int *c, int *s) {
 
 BACKEND_TEST(connect_outcomes) {
   struct rec rec;
-  struct xfer__op ok, refused;
+  struct xfer__op ok, refused, nowhere;
   int port;
   int l = listener(&port);
 
   open_backend(&rec, *id);
-  op_init(&ok, 7, connect_start(port), XFER__OP_CONNECT);
-  op_init(&refused, 8, connect_start(closed_port()), XFER__OP_CONNECT);
+  connect_op(&ok, 7, -1, port);
+  connect_op(&refused, 8, -1, closed_port());
+  /* A CONNECT must name its address: without one it fails, never waits. */
+  connect_op(&nowhere, 9, -1, port);
+  nowhere.addr = NULL;
   submit(&rec, &ok);
   submit(&rec, &refused);
-  wait_until(&rec, 2);
+  submit(&rec, &nowhere);
+  wait_until(&rec, 3);
   expect_eq(find_token(&rec, 7)->res, 0);
   expect_eq(find_token(&rec, 8)->res, -ECONNREFUSED);
-  expect(!ok.armed && !refused.armed);
+  expect_eq(find_token(&rec, 9)->res, -EINVAL);
+  expect(!ok.armed && !refused.armed && !nowhere.armed);
   rec.be->vt->close_fd(rec.be, refused.fd);
+  rec.be->vt->close_fd(rec.be, nowhere.fd);
   finish(&rec, ok.fd, l);
 }
 
@@ -373,7 +398,8 @@ static void close_and_reopen(struct rec *rec, const struct done *d) {
   if (d->token != 1 && d->token != 2)
     return;
   rec->be->vt->close_fd(rec->be, rec->hook_fd);
-  fd = connect_start(rec->hook_port);
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  expect(fd >= 0);
   /* socket() returns the lowest free number, usually the one just closed;
    * a lower hole elsewhere in the process would hide the case under test,
    * so the number is forced. */
@@ -381,7 +407,7 @@ static void close_and_reopen(struct rec *rec, const struct done *d) {
     expect_eq(dup3(fd, rec->hook_fd, O_CLOEXEC), rec->hook_fd);
     close(fd);
   }
-  op_init(rec->hook_op, 3, rec->hook_fd, XFER__OP_CONNECT);
+  connect_op(rec->hook_op, 3, rec->hook_fd, rec->hook_port);
   submit(rec, rec->hook_op);
   rec->hook = NULL;
 }
@@ -508,7 +534,7 @@ BACKEND_TEST(fdset_reports_transfer_fds) {
   l = listener(&port);
   pair(&a, &s);
   recv_op(&rx, 1, a, buf, sizeof buf);
-  op_init(&conn, 2, connect_start(port), XFER__OP_CONNECT);
+  connect_op(&conn, 2, -1, port);
   op_init(&wake, 3, p[0], XFER__OP_POLL_IN);
   wake.flags = XFER__OPF_INTERNAL;
   submit(&rec, &rx);

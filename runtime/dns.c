@@ -138,8 +138,8 @@ static int apply_resolve_line(struct xfer__dns *d, const char *line) {
 
 static void take_addrs(struct xfer_easy *e, const struct sockaddr_storage *a, unsigned n,
                        uint16_t port) {
-  if (n > XFER__MAX_ADDRS)
-    n = XFER__MAX_ADDRS;
+  if (n > XFER__DNS_MAX_ADDRS)
+    n = XFER__DNS_MAX_ADDRS;
   for (unsigned i = 0; i < n; i++) {
     e->x.addrs[i] = a[i];
     set_port(&e->x.addrs[i], port);

@@ -20,6 +20,9 @@ struct xfer_easy;
 /* Enough threads that one slow name does not hold up the others; few
  * enough to be cheap when idle. */
 #define XFER__DNS_THREADS 4
+/* Addresses kept per name (and so per transfer): enough for a dual-stack
+ * host with a few records; more are ignored, as a load balancer's long list
+ * would be. */
 #define XFER__DNS_MAX_ADDRS 8
 
 struct xfer__dns_entry {

@@ -11,16 +11,13 @@
 #include <sys/socket.h>
 
 #include "xfer/xfer.h"
+#include "dns.h"
 #include "heap.h"
 #include "http.h"
 #include "queue.h"
 #include "url.h"
 
 #define XFER__EASY_MAGIC 0x78666541u /* "xfeA" */
-
-/* Addresses kept per transfer: enough for a dual-stack host with a few
- * records; more are ignored, as a load balancer's long list would be. */
-#define XFER__MAX_ADDRS 8
 
 struct xfer__options {
   char *url;
@@ -125,7 +122,7 @@ struct xfer__transfer {
   struct xfer__tls_ctx *tls; /* the TLS context of an https origin, else NULL */
   struct xfer__url *url;  /* the URL being fetched: &easy->url or redirect_url */
   struct xfer__url redirect_url;
-  struct sockaddr_storage addrs[XFER__MAX_ADDRS];
+  struct sockaddr_storage addrs[XFER__DNS_MAX_ADDRS];
   unsigned naddrs;
   unsigned next_addr;
   /* Request being sent. */

@@ -64,7 +64,6 @@ xfer_multi *xfer_multi_init(void) {
     xfer__free(m);
     return NULL;
   }
-  m->backend_chosen = env != XFER__BACKEND_AUTO;
   m->timer_when = UINT64_MAX; /* nothing told to a timer callback yet */
   m->sock_epfd = -1;
   static atomic_uint_fast64_t next_id = 1;
@@ -389,7 +388,6 @@ static xfer_mcode set_backend(struct xfer_multi *m, long v) {
       arm_wakeup(m);
     return XFERM_BAD_FUNCTION_ARGUMENT;
   }
-  m->backend_chosen = v != XFER_BACKEND_AUTO;
   return XFERM_OK;
 }
 

@@ -22,7 +22,6 @@ struct xfer_multi {
   uint64_t id;                 /* unique in the process: never reused */
   struct xfer__backend *be;
   enum xfer__backend_id backend_id;
-  unsigned backend_chosen : 1; /* by XFERMOPT_BACKEND or the environment */
   unsigned waited : 1;         /* poll/wait ran since the last perform */
   unsigned in_callback;        /* depth of application callbacks */
   struct xfer__handles conns;  /* token -> connection */

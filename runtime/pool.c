@@ -289,8 +289,6 @@ int xfer__pool_new_conn(struct xfer_multi *m, struct xfer__origin *o, int fd,
   c->owner = NULL;
   c->rlen = c->rpos = 0;
   xfer__conn_tls_reset(c);
-  c->requests = 0;
-  c->connected = 0;
   c->rxq_len = 0;
   c->tx_done = 0;
   memset(&c->rx, 0, sizeof c->rx);

@@ -70,8 +70,6 @@ struct xfer__conn {
   size_t rpos;              /* bytes of rbuf already consumed */
   uint64_t idle_since;      /* monotonic us */
   uint64_t idle_turn;       /* the multi's turn counter when it went idle */
-  unsigned requests;        /* requests served, for reuse accounting */
-  unsigned connected : 1;
   unsigned completed : 1;   /* queued on m->completed */
   unsigned tx_done : 1;     /* tx completion waiting to be processed */
   int32_t tx_res;

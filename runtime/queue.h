@@ -27,10 +27,6 @@ static inline struct xfer__queue *xfer__queue_head(const struct xfer__queue *q) 
   return q->next;
 }
 
-static inline struct xfer__queue *xfer__queue_tail(const struct xfer__queue *q) {
-  return q->prev;
-}
-
 /* Append at the tail: FIFO order when consumed from the head. */
 static inline void xfer__queue_insert_tail(struct xfer__queue *h, struct xfer__queue *q) {
   q->next = h;

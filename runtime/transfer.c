@@ -1,9 +1,9 @@
 /* The transfer state machine: every state change goes through set_state(),
  * and each state's work is its own small function (curl's mstate() with
  * its entry-action table, without the 4,000-line file). The byte-moving
- * states live in transfer_io.c.
+ * states live in transfer_send.c, transfer_recv.c and transfer_tls.c.
  *
- *   INIT -> RESOLVING -> PENDING -> CONNECTING -> SENDING -> RECEIVING -> DONE
+ *   INIT -> RESOLVING -> PENDING -> CONNECTING -> TLS -> SENDING -> RECEIVING -> DONE
  *
  * RESOLVING and PENDING are skipped when the answer or the connection is
  * there at once; a redirect or a safe retry loops back to resolve or
@@ -347,7 +347,6 @@ static void attach(struct xfer_multi *m, struct xfer_easy *e, struct xfer__conn 
 /* The connection is up: record where it goes and start the request. */
 static void connected(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__conn *c = e->x.conn;
-  c->connected = 1;
   /* Counted once it is up: addresses that refused were attempts only. */
   e->info.num_connects++;
   learn_addresses(c);

@@ -1,5 +1,5 @@
 /* Internal interface between the transfer state machine (transfer.c) and
- * its byte-moving half (transfer_io.c). */
+ * its byte-moving halves (transfer_send.c, transfer_recv.c, transfer_tls.c). */
 #ifndef XFER_RUNTIME_TRANSFER_H
 #define XFER_RUNTIME_TRANSFER_H
 

@@ -136,7 +136,6 @@ static void response_done(struct xfer_multi *m, struct xfer_easy *e, int clean) 
   struct xfer__conn *c = x->conn;
   int reusable = clean && !x->head.conn_close && x->body.framing != XFER__HTTP_BODY_CLOSE;
   c->rlen = c->rpos = 0;
-  c->requests++;
   if (xfer__transfer_progress(m, e) < 0)
     return;
   if (!is_followed_redirect(e)) {

@@ -16,7 +16,9 @@
 
 #include "xfer/xfer.h"
 
-/* Limits, as libcurl's (reliability-matrix.md a.1.3). */
+/* Limits, as libcurl 8's: MAX_HTTP_RESP_HEADER_SIZE (lib/http.h),
+ * CURL_MAX_HTTP_HEADER (include/curl/curl.h) and, since 8.5,
+ * MAX_HTTP_RESP_HEADER_COUNT. */
 #define XFER__HTTP_MAX_HEAD (300u * 1024u)  /* all of one response's head */
 #define XFER__HTTP_MAX_LINE (100u * 1024u)  /* one head line */
 #define XFER__HTTP_MAX_HEADERS 5000u        /* header lines per response */

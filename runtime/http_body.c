@@ -95,7 +95,7 @@ void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing fra
   if (max_line > LINE_COUNT_MASK)
     max_line = LINE_COUNT_MASK;
   b->line_bytes = max_line << 32;
-  /* Trailers obey the limits of a head (reliability matrix row M65). */
+  /* Trailers obey the limits of a head (case M65 of docs/internals/http-codec.md). */
   b->trailer_bytes = lim ? lim->max_head : XFER__HTTP_MAX_HEAD;
   b->trailer_lines = lim ? lim->max_headers : XFER__HTTP_MAX_HEADERS;
   b->state = CS_SIZE_FIRST;

@@ -1,6 +1,7 @@
 /* Waiting: xfer_multi_poll, xfer_multi_wait, xfer_multi_wakeup,
  * xfer_multi_fdset and xfer_multi_timeout, with libcurl's contract
- * (curl-multi-contract.md 1.7 to 1.10). */
+ * (their libcurl man pages, and libcurl 7.88's observed answers where those
+ * are silent). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>

@@ -307,7 +307,8 @@ int xfer__pool_new_conn(struct xfer_multi *m, struct xfer__origin *o, int fd,
 
 /* The automatic pool size when MAXCONNECTS is 0: sized from the number of
  * added transfers, never from the instantaneous running count, whose dips
- * evict warm connections (curl-multi-contract.md 7.2). */
+ * evict warm connections (libcurl's own rule: 4 x the added easy handles,
+ * its curl_multi_setopt(3) CURLMOPT_MAXCONNECTS default). */
 static unsigned long max_pooled(const struct xfer_multi *m) {
   if (m->pool.maxconnects > 0)
     return (unsigned long)m->pool.maxconnects;

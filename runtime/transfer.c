@@ -544,7 +544,7 @@ void xfer__transfer_promote(struct xfer_multi *m) {
 /* ---- redirects and retries ------------------------------------------- */
 
 /* Restarts the request on a fresh connection after a reused one died before
- * any response byte (DESIGN.md: once, and only when safe). */
+ * any response byte (once, and only when safe: RFC 9110 section 9.2.2). */
 void xfer__transfer_retry(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__conn *c = e->x.conn;
   e->x.conn = NULL;

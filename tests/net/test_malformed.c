@@ -1,5 +1,5 @@
-/* Malformed and edge-case responses, end to end over real sockets
- * (reliability-matrix.md b.1, with the b.0 oracles). Each case is one
+/* Malformed and edge-case responses, end to end over real sockets (the
+ * M.. cases of docs/internals/http-codec.md's strictness table). Each case is one
  * scripted response to GET /bad, delivered whole and one byte per write,
  * while four siblings (/bytes/100000, /chunked/50000) run on the same multi
  * against the same origin. A case passes only if

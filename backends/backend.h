@@ -109,6 +109,9 @@ struct xfer__op {
    * that lives as long as the op (io_uring keeps a sendmsg header here). */
   struct xfer__queue link;
   int32_t res;
+  /* io_uring: the key of its op-table entry, so that cancel() and retag()
+   * find it without a search. */
+  uint64_t key;
   union {
     struct msghdr msg;
     uint64_t words[8];

@@ -29,11 +29,10 @@
 #define CQ_ENTRIES (4u * SQ_ENTRIES)
 
 /* user_data values the backend keeps for its own SQEs (cancels, the caller's
- * extra fds), never delivered: top 40 bits set. A runtime token has its kind
- * in bits 24..31 (1..4) and a slot index below 2^22 (runtime/pool.h), so it
- * can only land here with a generation of 0xffffffff and kind 0xff; the test
- * suite's tokens are small numbers. liburing's own LIBURING_UDATA_TIMEOUT
- * (all ones) falls in the range too and is swallowed like the rest.
+ * extra fds), never delivered: top 40 bits set. An op's SQEs carry its
+ * op-table key (uring_int.h), whose top bit is always clear, so the two
+ * never meet. liburing's own LIBURING_UDATA_TIMEOUT (all ones) falls in the
+ * range too and is swallowed like the rest.
  * Below the marker: bits 22..23 the kind, 16..21 a call sequence (extras),
  * 0..15 an index (extras). */
 #define UD_RESERVED UINT64_C(0xffffffffff000000)
@@ -102,32 +101,32 @@ static struct io_uring_sqe *get_sqe(struct uring_backend *u) {
   return sqe;
 }
 
-/* Turns the SQEs of token still waiting in the SQ (prepared this turn, not
- * yet seen by the kernel) into NOPs that keep the token: the kernel never
+/* Turns the SQEs of key still waiting in the SQ (prepared this turn, not
+ * yet seen by the kernel) into NOPs that keep the key: the kernel never
  * performs them, and the NOP's completion is the op's last, which the op
  * table drops or turns into -ECANCELED. Returns whether there was one. The
  * SQ holds at most SQ_ENTRIES, and this runs only for cancels and closes. */
-static int nop_queued(struct uring_backend *u, uint64_t token) {
+static int nop_queued(struct uring_backend *u, uint64_t key) {
   struct io_uring_sq *sq = &u->ring.sq;
   int found = 0;
 
   for (unsigned h = sq->sqe_head; h != sq->sqe_tail; h++) {
     struct io_uring_sqe *sqe = &sq->sqes[h & sq->ring_mask];
-    if (sqe->user_data == token) {
+    if (sqe->user_data == key) {
       io_uring_prep_nop(sqe);
-      io_uring_sqe_set_data64(sqe, token);
+      io_uring_sqe_set_data64(sqe, key);
       found = 1;
     }
   }
   return found;
 }
 
-static void prep_multishot(struct io_uring_sqe *sqe, int fd, uint64_t token) {
+static void prep_multishot(struct io_uring_sqe *sqe, int fd, uint64_t key) {
   /* No buffer of ours: the kernel picks one from the ring per completion. */
   io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = XFER__URING_BGID;
-  io_uring_sqe_set_data64(sqe, token);
+  io_uring_sqe_set_data64(sqe, key);
 }
 
 static void orphan(struct uring_backend *u, struct xfer__op *op, int32_t res) {
@@ -172,6 +171,7 @@ static void uring_submit(struct xfer__backend *be, struct xfer__op *op) {
   e = &u->t.ents[i];
   e->kind = op->kind;
   e->opflags = op->flags;
+  op->key = xfer__uring_key(&u->t, i);
   switch (op->kind) {
   case XFER__OP_CONNECT:
     /* The kernel copies the address when it takes the SQE. */
@@ -194,7 +194,7 @@ static void uring_submit(struct xfer__backend *be, struct xfer__op *op) {
     break;
   case XFER__OP_RECV:
     if ((op->flags & XFER__OPF_MULTISHOT) && u->multishot) {
-      prep_multishot(sqe, op->fd, op->token);
+      prep_multishot(sqe, op->fd, op->key);
       e->multishot = 1;
     } else {
       io_uring_prep_recv(sqe, op->fd, op->buf, op->len, 0);
@@ -205,7 +205,7 @@ static void uring_submit(struct xfer__backend *be, struct xfer__op *op) {
     io_uring_prep_poll_add(sqe, op->fd, POLLIN);
     break;
   }
-  io_uring_sqe_set_data64(sqe, op->token);
+  io_uring_sqe_set_data64(sqe, op->key);
 }
 
 /* Re-arms the multishot receives that -ENOBUFS stopped, once the runtime
@@ -227,7 +227,7 @@ static void flush(struct uring_backend *u) {
     sqe = get_sqe(u);
     if (sqe == NULL)
       return; /* tried again at the next flush */
-    prep_multishot(sqe, e->fd, e->token);
+    prep_multishot(sqe, e->fd, xfer__uring_key(&u->t, i));
     e->state = XFER__URING_LIVE;
     u->nparked--;
     u->rearms++;
@@ -258,7 +258,7 @@ static int uring_cancel(struct xfer__backend *be, struct xfer__op *op) {
 
   if (u->norphans > 0 && cancel_orphan(u, op))
     return 0;
-  i = xfer__uring_table_find(&u->t, op->token);
+  i = xfer__uring_table_find(&u->t, op->key);
   if (i == XFER__URING_NIL || u->t.ents[i].state == XFER__URING_DEAD) {
     /* Not in flight here (already completed, or its fd was closed, which
      * drops its completion): nothing will come. */
@@ -270,7 +270,7 @@ static int uring_cancel(struct xfer__backend *be, struct xfer__op *op) {
   case XFER__URING_CANCELLED:
     return 1; /* its -ECANCELED is on the way already */
   case XFER__URING_PARKED:
-    /* Nothing in the kernel: a NOP under the token brings the completion
+    /* Nothing in the kernel: a NOP under the key brings the completion
      * the contract promises, at the next wait(). */
     sqe = get_sqe(u);
     if (sqe == NULL) {
@@ -282,7 +282,7 @@ static int uring_cancel(struct xfer__backend *be, struct xfer__op *op) {
     u->nparked--;
     e->state = XFER__URING_CANCELLED;
     io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, op->token);
+    io_uring_sqe_set_data64(sqe, op->key);
     return 1;
   default: /* LIVE */
     e->state = XFER__URING_CANCELLED;
@@ -290,8 +290,8 @@ static int uring_cancel(struct xfer__backend *be, struct xfer__op *op) {
      * cancels it by its user_data; the cancel's own completion is ours. If
      * no SQE can be had, the op's own completion still comes in its time
      * and is delivered as -ECANCELED all the same. */
-    if (!nop_queued(u, op->token) && (sqe = get_sqe(u)) != NULL) {
-      io_uring_prep_cancel64(sqe, op->token, 0);
+    if (!nop_queued(u, op->key) && (sqe = get_sqe(u)) != NULL) {
+      io_uring_prep_cancel64(sqe, op->key, 0);
       io_uring_sqe_set_data64(sqe, UD_CANCEL);
     }
     return 1;
@@ -307,7 +307,7 @@ static void uring_close_fd(struct xfer__backend *be, int fd) {
     return;
   for (i = xfer__uring_table_fd_first(&u->t, fd); i != XFER__URING_NIL; i = next) {
     struct xfer__uring_ent *e = &u->t.ents[i];
-    uint64_t token = e->token;
+    uint64_t key = xfer__uring_key(&u->t, i);
     uint8_t state = e->state;
 
     next = e->fnext;
@@ -321,7 +321,7 @@ static void uring_close_fd(struct xfer__backend *be, int fd) {
      * number is reused in this very callback. */
     e->state = XFER__URING_DEAD;
     xfer__uring_table_unlink_fd(&u->t, i);
-    if (nop_queued(u, token))
+    if (nop_queued(u, key))
       continue; /* never reached the kernel: holds no file reference */
     if (state == XFER__URING_CANCELLED) {
       cancels++; /* its cancel is queued already; it must go out now too */
@@ -332,7 +332,7 @@ static void uring_close_fd(struct xfer__backend *be, int fd) {
      * when the number is free or already another socket's. */
     struct io_uring_sqe *sqe = get_sqe(u);
     if (sqe != NULL) {
-      io_uring_prep_cancel64(sqe, token, 0);
+      io_uring_prep_cancel64(sqe, key, 0);
       io_uring_sqe_set_data64(sqe, UD_CANCEL);
       cancels++;
     }
@@ -807,7 +807,7 @@ static void uring_destroy(struct xfer__backend *be) {
  * table, which copied the flags at submission. */
 static void uring_retag(struct xfer__backend *be, struct xfer__op *op) {
   struct uring_backend *u = (struct uring_backend *)be;
-  uint32_t i = xfer__uring_table_find(&u->t, op->token);
+  uint32_t i = xfer__uring_table_find(&u->t, op->key);
   if (i != XFER__URING_NIL)
     u->t.ents[i].opflags = op->flags;
 }

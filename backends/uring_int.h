@@ -16,16 +16,20 @@
  * A completion carries only the token (user_data), and the backend may not
  * touch an op after submitting it: the op can belong to a recycled connection
  * by the time its completion arrives. What the backend must still know about
- * an op in flight lives here, keyed by token, with a list per fd:
+ * an op in flight lives here, one entry per submission, with a list per fd:
  *  - its fd, so that close_fd() can find and silence everything on the fd;
  *  - its kind and flags, to interpret the result (a POLL_IN's mask, a
  *    connect emulated with a poll) and to re-arm a multishot receive that
  *    ran out of buffers (fd + token + flags are all that takes);
  *  - a single-shot RECV's buffer, which the completion must name;
  *  - its state (below).
- * Entries sit in one array (stable indexes, a free list), chained from a
- * power-of-two bucket array by token and from a per-fd head array. All of it
- * grows by doubling and never shrinks, so the steady state allocates nothing. */
+ * Entries sit in one array (stable indexes, a free list) and are chained
+ * from a per-fd head array. An entry's *key*, its index and a generation
+ * bumped at each reuse, is the user_data of its SQEs: a completion finds its
+ * entry by indexing, with no hash, and a completion for an entry that was
+ * freed and reused meanwhile no longer matches its generation. All of it
+ * grows by doubling and never shrinks, so the steady state allocates
+ * nothing. */
 
 #define XFER__URING_NIL UINT32_MAX
 
@@ -40,10 +44,10 @@ enum xfer__uring_state {
 };
 
 struct xfer__uring_ent {
-  uint64_t token;
+  uint64_t token; /* the op's, delivered with each completion */
   void *buf;      /* single-shot RECV: the op's buffer, named by the completion */
   int32_t fd;
-  uint32_t hnext; /* next entry in the same hash bucket */
+  uint32_t gen;   /* bumped at each add: the key's upper half (31 bits) */
   uint32_t fnext; /* next entry of the same fd; next free entry when free */
   uint8_t kind;   /* enum xfer__op_kind */
   uint8_t opflags;
@@ -57,7 +61,6 @@ struct xfer__uring_table {
   uint32_t cap;       /* entries in ents[], a power of two (or 0) */
   uint32_t used;
   uint32_t free_head;
-  uint32_t *buckets;  /* cap heads */
   uint32_t *fd_head;  /* nfd heads, indexed by fd */
   int nfd;
 };
@@ -67,9 +70,23 @@ void xfer__uring_table_free(struct xfer__uring_table *t);
 /* Adds an entry for token on fd (fd >= 0), LIVE. Returns its index, or NIL
  * when growing the table failed. */
 uint32_t xfer__uring_table_add(struct xfer__uring_table *t, uint64_t token, int fd);
-/* The newest entry for token, or NIL. */
-uint32_t xfer__uring_table_find(const struct xfer__uring_table *t, uint64_t token);
-/* Unlinks entry i from its fd's list (it stays findable by token). */
+
+/* Entry i's key, the user_data of its SQEs: the generation above the index.
+ * The generation has 31 bits, so a key never has the top bit set and never
+ * falls among the user_data values uring.c reserves for itself. */
+static inline uint64_t xfer__uring_key(const struct xfer__uring_table *t, uint32_t i) {
+  return ((uint64_t)t->ents[i].gen << 32) | i;
+}
+
+/* The entry whose key this is, or NIL when that entry has been freed (and
+ * perhaps reused) since. O(1). */
+static inline uint32_t xfer__uring_table_find(const struct xfer__uring_table *t, uint64_t key) {
+  uint32_t i = (uint32_t)key;
+  if (i >= t->cap || t->ents[i].state == XFER__URING_FREE || t->ents[i].gen != (key >> 32))
+    return XFER__URING_NIL;
+  return i;
+}
+/* Unlinks entry i from its fd's list (it stays findable by key). */
 void xfer__uring_table_unlink_fd(struct xfer__uring_table *t, uint32_t i);
 void xfer__uring_table_remove(struct xfer__uring_table *t, uint32_t i);
 /* First entry of fd's list, or NIL; follow ents[i].fnext. */

@@ -16,14 +16,6 @@
 /* Per-fd heads start at 64 fds for the same reason as readiness.c's slots. */
 #define FIRST_NFD 64
 
-static uint32_t bucket_of(const struct xfer__uring_table *t, uint64_t token) {
-  /* Fibonacci hashing: the runtime's tokens differ mostly in their low bits
-   * (slot index) and their high bits (generation); the multiply mixes both
-   * into the top bits, which the shift keeps. cap is a power of two. */
-  unsigned shift = 64u - (unsigned)__builtin_ctz(t->cap);
-  return (uint32_t)((token * UINT64_C(0x9E3779B97F4A7C15)) >> shift);
-}
-
 void xfer__uring_table_init(struct xfer__uring_table *t) {
   memset(t, 0, sizeof *t);
   t->free_head = XFER__URING_NIL;
@@ -31,7 +23,6 @@ void xfer__uring_table_init(struct xfer__uring_table *t) {
 
 void xfer__uring_table_free(struct xfer__uring_table *t) {
   xfer__free(t->ents);
-  xfer__free(t->buckets);
   xfer__free(t->fd_head);
   xfer__uring_table_init(t);
 }
@@ -39,7 +30,6 @@ void xfer__uring_table_free(struct xfer__uring_table *t) {
 static int grow_entries(struct xfer__uring_table *t) {
   uint32_t ncap = t->cap ? t->cap * 2 : FIRST_CAP;
   struct xfer__uring_ent *ents;
-  uint32_t *buckets;
 
   if (t->cap >= (UINT32_MAX >> 2))
     return -ENOMEM;
@@ -47,10 +37,6 @@ static int grow_entries(struct xfer__uring_table *t) {
   if (ents == NULL)
     return -ENOMEM;
   t->ents = ents;
-  buckets = xfer__realloc(t->buckets, (size_t)ncap * sizeof *buckets);
-  if (buckets == NULL)
-    return -ENOMEM; /* ents is merely larger than cap says: harmless */
-  t->buckets = buckets;
   /* New entries go on the free list in index order, after the old ones. */
   for (uint32_t i = t->cap; i < ncap; i++) {
     memset(&ents[i], 0, sizeof ents[i]);
@@ -58,16 +44,6 @@ static int grow_entries(struct xfer__uring_table *t) {
   }
   t->free_head = t->cap;
   t->cap = ncap;
-  /* Rehash every live entry into the larger bucket array. */
-  for (uint32_t b = 0; b < ncap; b++)
-    buckets[b] = XFER__URING_NIL;
-  for (uint32_t i = 0; i < ncap; i++) {
-    if (ents[i].state != XFER__URING_FREE) {
-      uint32_t b = bucket_of(t, ents[i].token);
-      ents[i].hnext = buckets[b];
-      buckets[b] = i;
-    }
-  }
   return 0;
 }
 
@@ -89,7 +65,7 @@ static int grow_fds(struct xfer__uring_table *t, int fd) {
 
 uint32_t xfer__uring_table_add(struct xfer__uring_table *t, uint64_t token, int fd) {
   struct xfer__uring_ent *e;
-  uint32_t i, b;
+  uint32_t i, gen;
 
   if (fd >= t->nfd && grow_fds(t, fd) != 0)
     return XFER__URING_NIL;
@@ -98,29 +74,21 @@ uint32_t xfer__uring_table_add(struct xfer__uring_table *t, uint64_t token, int 
   i = t->free_head;
   e = &t->ents[i];
   t->free_head = e->fnext;
+  /* A new generation, so that completions of the entry's earlier use (a
+   * closed fd's op awaiting its drop) no longer find it. 31 bits: see
+   * xfer__uring_key(). Wrapping would take 2^31 reuses of one entry while
+   * a completion of the first one is still on its way. */
+  gen = (e->gen + 1) & 0x7fffffffu;
   memset(e, 0, sizeof *e);
+  e->gen = gen;
   e->token = token;
   e->fd = fd;
   e->state = XFER__URING_LIVE;
-  /* At the head of its bucket, so that find() returns the newest entry of a
-   * token (an older one can only be a closed fd's op awaiting its drop). */
-  b = bucket_of(t, token);
-  e->hnext = t->buckets[b];
-  t->buckets[b] = i;
   e->fnext = t->fd_head[fd];
   t->fd_head[fd] = i;
   e->on_fd = 1;
   t->used++;
   return i;
-}
-
-uint32_t xfer__uring_table_find(const struct xfer__uring_table *t, uint64_t token) {
-  if (t->cap == 0)
-    return XFER__URING_NIL;
-  for (uint32_t i = t->buckets[bucket_of(t, token)]; i != XFER__URING_NIL; i = t->ents[i].hnext)
-    if (t->ents[i].token == token)
-      return i;
-  return XFER__URING_NIL;
 }
 
 void xfer__uring_table_unlink_fd(struct xfer__uring_table *t, uint32_t i) {
@@ -143,15 +111,8 @@ void xfer__uring_table_unlink_fd(struct xfer__uring_table *t, uint32_t i) {
 
 void xfer__uring_table_remove(struct xfer__uring_table *t, uint32_t i) {
   struct xfer__uring_ent *e = &t->ents[i];
-  uint32_t *p;
 
   xfer__uring_table_unlink_fd(t, i);
-  for (p = &t->buckets[bucket_of(t, e->token)]; *p != XFER__URING_NIL; p = &t->ents[*p].hnext) {
-    if (*p == i) {
-      *p = e->hnext;
-      break;
-    }
-  }
   e->state = XFER__URING_FREE;
   e->fnext = t->free_head;
   t->free_head = i;

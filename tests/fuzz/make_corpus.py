@@ -185,8 +185,64 @@ def url_seeds():
     return seeds
 
 
+# ---- fuzz_request ----------------------------------------------------------
+# nops u8, then per op: opcode u8 and its argument. Strings are a length u8
+# (255: NULL) and the bytes. Opcodes: 0 CUSTOMREQUEST s, 1 USERAGENT s,
+# 2 a HTTPHEADER line s, 3 POST u8, 4 UPLOAD u8, 5 NOBODY u8, 6 HTTPGET u8,
+# 7 POSTFIELDS s, 8 COPYPOSTFIELDS s, 9 POSTFIELDSIZE u16-2, 10 INFILESIZE
+# u16-2, 11 POSTFIELDSIZE_LARGE u32<<16, 12 INFILESIZE_LARGE u32<<16, 13 URL s.
+
+def s8(b):
+    return u8(len(b)) + b
+
+
+def request_seed(*ops):
+    out = u8(len(ops))
+    for op in ops:
+        out += op
+    return out
+
+
+def op_str(code, b):
+    return u8(code) + s8(b)
+
+
+def request_seeds():
+    url = lambda b: op_str(13, b)
+    hdr = lambda b: op_str(2, b)
+    return {
+        "get": request_seed(),
+        "get-url": request_seed(url(b"http://example.com:8080/a/../b?q=1")),
+        "head": request_seed(u8(5) + u8(1)),
+        "post-fields": request_seed(op_str(7, b"a=1&b=2")),
+        "post-copy-size": request_seed(u8(9) + u16(5), op_str(8, b"abc\x00de")),
+        "post-chunked": request_seed(u8(3) + u8(1)),
+        "post-sized": request_seed(u8(3) + u8(1), u8(9) + u16(12)),
+        "put-sized": request_seed(u8(4) + u8(1), u8(10) + u16(102)),
+        "put-chunked": request_seed(u8(4) + u8(1), hdr(b"Transfer-Encoding: chunked")),
+        "put-large": request_seed(u8(4) + u8(1), u8(12) + u32(0x12345)),
+        "custom": request_seed(op_str(0, b"PROPFIND"), op_str(1, b"agent/1.0")),
+        "headers": request_seed(hdr(b"X-A: 1"), hdr(b"Accept:"), hdr(b"X-Empty;"),
+                                hdr(b"Host: other"), hdr(b"User-Agent: ua")),
+        "cl-match": request_seed(op_str(7, b"abcd"), hdr(b"Content-Length: 4")),
+        "cl-mismatch": request_seed(op_str(7, b"abcd"), hdr(b"Content-Length: 5")),
+        "cl-and-te": request_seed(u8(3) + u8(1), hdr(b"Content-Length: 0"),
+                                  hdr(b"Transfer-Encoding: chunked")),
+        "crlf-header": request_seed(hdr(b"X-A: 1\r\nX-Injected: 2")),
+        "crlf-method": request_seed(op_str(0, b"GET / HTTP/1.1\r\nX: y\r\n\r\nGET")),
+        "crlf-agent": request_seed(op_str(1, b"ua\nX-Injected: 1")),
+        "crlf-url": request_seed(url(b"http://h/a\r\nX: 1")),
+        "ctl-header": request_seed(hdr(b"X-A: a\x01b")),
+        "bad-name": request_seed(hdr(b"Bad Name: x")),
+        "semicolon-text": request_seed(hdr(b"X;text")),
+        "get-after-post": request_seed(op_str(7, b"x"), u8(6) + u8(1)),
+        "nul-in-copy": request_seed(u8(9) + u16(10), op_str(8, b"a\x00b\x00c")),
+    }
+
+
 HARNESSES = {
     "chunked": chunked_seeds,
+    "request": request_seeds,
     "response": response_seeds,
     "url": url_seeds,
 }

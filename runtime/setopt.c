@@ -43,6 +43,21 @@ static xfer_code set_copypostfields(struct xfer__options *o, const char *src) {
   return XFERE_OK;
 }
 
+/* XFEROPT_POSTFIELDSIZE[_LARGE]. A size larger than an earlier
+ * COPYPOSTFIELDS copy would make the transfer send, and duphandle copy,
+ * bytes past the end of that copy: the copy is dropped instead, as libcurl
+ * drops it ("Previous CURLOPT_COPYPOSTFIELDS is no longer valid"). The
+ * request stays a POST, as in libcurl, and its body now comes from the read
+ * callback. */
+static void set_postfieldsize(struct xfer__options *o, int64_t v) {
+  if (o->copypostfields && v > o->postfieldsize) {
+    xfer__free(o->copypostfields);
+    o->copypostfields = NULL;
+    o->post = 1;
+  }
+  o->postfieldsize = v;
+}
+
 /* XFEROPT_SSLVERSION: the minimum in the low 16 bits, the maximum in the
  * high ones. Nothing below TLS 1.2 is spoken: asking for it is an error, not
  * a silent upgrade; DEFAULT and TLSv1 ("any TLS 1.x") mean 1.2 or later. */
@@ -133,7 +148,7 @@ static xfer_code set_long(struct xfer_easy *e, xfer_option opt, long v) {
   case XFEROPT_POSTFIELDSIZE:
     if (v < -1)
       return XFERE_BAD_FUNCTION_ARGUMENT;
-    o->postfieldsize = v;
+    set_postfieldsize(o, v);
     return XFERE_OK;
   case XFEROPT_INFILESIZE:
     if (v < -1)
@@ -359,7 +374,7 @@ static xfer_code set_offset(struct xfer_easy *e, xfer_option opt, xfer_off_t v) 
   case XFEROPT_POSTFIELDSIZE_LARGE:
     if (v < -1)
       return XFERE_BAD_FUNCTION_ARGUMENT;
-    e->opt.postfieldsize = v;
+    set_postfieldsize(&e->opt, v);
     return XFERE_OK;
   case XFEROPT_INFILESIZE_LARGE:
     if (v < -1)

@@ -237,6 +237,9 @@ def request_seeds():
         "semicolon-text": request_seed(hdr(b"X;text")),
         "get-after-post": request_seed(op_str(7, b"x"), u8(6) + u8(1)),
         "nul-in-copy": request_seed(u8(9) + u16(10), op_str(8, b"a\x00b\x00c")),
+        # Found by this harness: POSTFIELDSIZE grown after COPYPOSTFIELDS
+        # made the transfer send (and duphandle copy) bytes past the copy.
+        "regress-copy-then-grow": request_seed(op_str(8, b"ab"), u8(9) + u16(1000)),
     }
 
 

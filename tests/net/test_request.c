@@ -287,6 +287,31 @@ Test(request, copypostfields_string) {
   xt_req_free(&r);
 }
 
+/* Found by tests/fuzz/fuzz_request.c: a POSTFIELDSIZE larger than an
+ * earlier COPYPOSTFIELDS copy made the transfer send bytes past the copy
+ * (heap memory to the server) and duphandle read past it. As in libcurl,
+ * the copy is dropped and the body of the announced size comes from the
+ * read callback. */
+Test(request, postfieldsize_grown_after_copypostfields) {
+  static const char body[] = "0123456789";
+  const size_t blen = sizeof body - 1;
+  struct src s = {body, blen, 0, 0, 0};
+  struct xt_req r;
+  init_req(&r, "/echo");
+  cr_assert_eq(xfer_easy_setopt(r.e, XFEROPT_COPYPOSTFIELDS, "ab"), XFERE_OK);
+  cr_assert_eq(xfer_easy_setopt(r.e, XFEROPT_POSTFIELDSIZE, (long)blen), XFERE_OK);
+  set_reader(&r, &s);
+  xfer_easy *dup = xfer_easy_duphandle(r.e);
+  cr_assert_not_null(dup);
+  xfer_easy_cleanup(dup);
+  run_ok(&r);
+  char want[512];
+  size_t wl = post_with_body(want, sizeof want, body, blen);
+  assert_bytes(&r.body, want, wl);
+  cr_assert_eq(s.pos, blen);
+  xt_req_free(&r);
+}
+
 /* ---- bodies from the read callback ---------------------------------------- */
 
 Test(request, post_read_callback_known_size) {

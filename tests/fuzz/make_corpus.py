@@ -115,9 +115,9 @@ def response_seeds():
 # flags u8 (1 damage a byte, 2 also one byte per call, 4 bare LF at the very
 # end), seed u32, ntrailers u8, last-chunk style u8, ext kind u8, ext param
 # u8, excess u8, damage offset u16, damage byte u8, ncuts u8, cuts u16 *
-# ncuts, then chunks of 4 bytes: size u16 (top bit: the rest times 2), style u8 (1
-# upper-case hex, bits 2-4 leading zeros, 0x20 the runtime's framer, bits 6-7
-# extension kind), extension param u8.
+# ncuts, then chunks of 4 bytes: size u16 (top bit set: the low 15 bits,
+# else below 300), style u8 (1 upper-case hex, bits 2-4 leading zeros, 0x20
+# the runtime's framer, bits 6-7 extension kind), extension param u8.
 
 def chunked_seed(chunks, flags=0, seed=1, ntrailers=0, last=(0, 0, 0), excess=0,
                  damage=(0, 0), cuts=()):

@@ -196,6 +196,7 @@ struct ts_server {
 
     _Atomic uint64_t nconn, nreq, nopen, nclient_close;
     atomic_int delivery;
+    atomic_int accept_delay_ms;
     atomic_uint seed;
 
     /* under mu */
@@ -1356,6 +1357,10 @@ static void *accept_main(void *arg)
         reap(s, false);
         if (w == 0)
             continue;
+        /* A slow server (ts_set_accept_delay): the pending connections wait
+         * in the kernel's accept queue meanwhile. */
+        if (ts_sleep(s, atomic_load(&s->accept_delay_ms)) < 0)
+            break;
         int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue; /* EAGAIN/ECONNABORTED/EMFILE: try again next turn */
@@ -1418,6 +1423,7 @@ struct ts_server *ts_start(void)
     atomic_init(&s->nclient_close, 0);
     atomic_init(&s->delivery, TS_D_WHOLE);
     atomic_init(&s->seed, 1);
+    atomic_init(&s->accept_delay_ms, 0);
     s->last_idx = UINT64_MAX;
 
     pthread_condattr_t ca;
@@ -1444,7 +1450,7 @@ struct ts_server *ts_start(void)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = 0; /* ephemeral: tests run in parallel */
     socklen_t sl = sizeof sa;
-    if (bind(s->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s->lfd, 1024) != 0 ||
+    if (bind(s->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s->lfd, TS_BACKLOG) != 0 ||
         getsockname(s->lfd, (struct sockaddr *)&sa, &sl) != 0) {
         perror("testserver: bind/listen");
         goto fail;
@@ -1568,6 +1574,15 @@ void ts_set_delivery(struct ts_server *s, enum ts_delivery mode, uint32_t seed)
 {
     atomic_store(&s->seed, seed);
     atomic_store(&s->delivery, (int)mode);
+}
+
+void ts_set_accept_delay(struct ts_server *s, int ms)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms > TS_WAIT_CAP_MS)
+        ms = TS_WAIT_CAP_MS;
+    atomic_store(&s->accept_delay_ms, ms);
 }
 
 uint64_t ts_connections(const struct ts_server *s)

@@ -86,6 +86,7 @@
 #define TS_KEEPALIVE_MS 120000      /* idle between requests: close */
 #define TS_DRAIN_MS 2000            /* read-after-FIN bound */
 #define TS_WAIT_CAP_MS 600000       /* cap on TS_SLEEP/TS_IDLE/delays */
+#define TS_BACKLOG 1024             /* listen() backlog */
 
 struct ts_server;
 
@@ -155,6 +156,15 @@ void ts_route_raw(struct ts_server *s, const char *path, const char *raw, size_t
  * not close, normal request handling follows. Replaces earlier ones; nsteps 0
  * removes them. Affects connections accepted afterwards. */
 void ts_on_accept(struct ts_server *s, const struct ts_step *steps, size_t nsteps);
+
+/* A server that accepts slowly: the acceptor waits ms milliseconds
+ * (stop-aware, capped at TS_WAIT_CAP_MS) before each accept(), so at most
+ * one connection is accepted per ms. Meanwhile clients' connections wait in
+ * the kernel's accept queue (listen backlog TS_BACKLOG): their connect()
+ * has completed, their requests are buffered by the kernel, and nothing
+ * answers them until they are accepted. 0 (the default) accepts at once.
+ * Takes effect from the next accept. */
+void ts_set_accept_delay(struct ts_server *s, int ms);
 
 /* How TS_SEND steps deliver bytes (the b.0 delivery modes); default WHOLE.
  * Built-in routes are not affected. */

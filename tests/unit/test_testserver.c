@@ -831,6 +831,49 @@ Test(ts, stop_reading_sees_client_close)
     cr_assert_eq(ts_wait_open(srv, 0, 5000), 0);
 }
 
+/* Connections wait in the kernel's accept queue while the server sleeps:
+ * the clients' connects and requests go through at once, the answers come
+ * one accept delay apart. */
+Test(ts, accept_delay_spaces_accepts)
+{
+    enum { N = 4, DELAY = 150 };
+    ts_set_accept_delay(srv, DELAY);
+    struct cli c[N];
+    int64_t t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        cli_open(&c[i], ts_port(srv));
+        cli_sends(&c[i], "GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    int64_t queued = now_ms() - t0;
+    cr_assert_lt(queued, N * DELAY, "connecting took %lld ms: connect waited for accept",
+                 (long long)queued);
+    for (int i = 0; i < N; i++) {
+        struct resp r;
+        cli_response(&c[i], &r, false);
+        cr_assert_eq(r.status, 200);
+        cr_assert_eq(r.body_len, 10);
+        resp_free(&r);
+    }
+    /* The first accept waits one delay too. */
+    int64_t served = now_ms() - t0;
+    cr_assert_geq(served, N * DELAY, "%d answers after %lld ms", N, (long long)served);
+    cr_assert_eq(ts_connections(srv), N);
+
+    /* Back to accepting at once. */
+    ts_set_accept_delay(srv, 0);
+    struct cli d;
+    struct resp r;
+    int64_t t1 = now_ms();
+    cli_open(&d, ts_port(srv));
+    exchange(&d, "GET", "/bytes/1", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_lt(now_ms() - t1, 5000);
+    resp_free(&r);
+    cli_close(&d);
+    for (int i = 0; i < N; i++)
+        cli_close(&c[i]);
+}
+
 Test(ts, sleep_step_and_drip)
 {
     const struct ts_step steps[] = {

@@ -341,9 +341,12 @@ void xfer__pool_release(struct xfer_multi *m, struct xfer__conn *c, int reusable
   c->owner = NULL;
   /* The caller promotes a pending transfer afterwards, whichever way this
    * goes. A multishot receive still armed is fine: it becomes the idle
-   * watch. Anything else in flight means the exchange is not over. */
+   * watch. Anything else in flight, or a send completion not taken yet (an
+   * answer read before its failed send: transfer.c), means the exchange
+   * is not over. */
   int rx_busy = c->rx.armed && !(c->rx.flags & XFER__OPF_MULTISHOT);
-  if (!reusable || rx_busy || c->tx.armed || c->rxq_len || xfer__conn_tls_busy(c)) {
+  if (!reusable || rx_busy || c->tx.armed || c->tx_done || c->rxq_len ||
+      xfer__conn_tls_busy(c)) {
     xfer__pool_close(m, c);
     return;
   }

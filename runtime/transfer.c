@@ -622,8 +622,37 @@ void xfer__transfer_run(struct xfer_multi *m, struct xfer_easy *e) {
     do_setup(m, e);
 }
 
+/* Each queued receive in arrival order, taken off the queue before it is
+ * handled (with data_only, only up to the first that is not bytes). One
+ * may finish the transfer: whatever is still queued then is bytes past the
+ * response, and the pool will not keep the connection. */
+static void take_receives(struct xfer_multi *m, struct xfer_easy *e, struct xfer__conn *c,
+                          int data_only) {
+  while (c->rxq_len && e->x.conn == c && (!data_only || c->rxq[0].res > 0) &&
+         (e->x.state == XFER__ST_RECEIVING || e->x.state == XFER__ST_SENDING ||
+          e->x.state == XFER__ST_TLS)) {
+    struct xfer__rx_entry en = c->rxq[0];
+    c->rxq_len--;
+    memmove(&c->rxq[0], &c->rxq[1], c->rxq_len * sizeof en);
+    xfer__transfer_received(m, e, &en);
+  }
+}
+
 void xfer__transfer_conn_event(struct xfer_multi *m, struct xfer__conn *c) {
   struct xfer_easy *e = c->owner;
+  /* A send that failed while an answer waits to be read: a server that
+   * answers early (a 413 during an upload) and closes with the rest of
+   * the body unread makes its kernel reset the connection. The answer
+   * came first and is what the transfer reports (RFC 9112 section 9.6);
+   * the send error counts only if no complete answer came. Only bytes are
+   * taken first: an end of stream or a receive error after them still
+   * leaves the send error to speak. */
+  if (c->tx_done && c->tx_res < 0 && !c->tls.ssl && e->x.state == XFER__ST_SENDING &&
+      c->rxq_len) {
+    take_receives(m, e, c, 1);
+    if (e->x.conn != c || e->x.state == XFER__ST_DONE)
+      return;
+  }
   if (c->tx_done) {
     c->tx_done = 0;
     if (e->x.state == XFER__ST_CONNECTING)
@@ -635,15 +664,5 @@ void xfer__transfer_conn_event(struct xfer_multi *m, struct xfer__conn *c) {
   }
   /* The send side may have finished the transfer or swapped its
    * connection; an rx result then belongs to nobody. */
-  /* Each queued receive in arrival order, taken off the queue before it is
-   * handled. One may finish the transfer: whatever is still queued then is
-   * bytes past the response, and the pool will not keep the connection. */
-  while (c->rxq_len && e->x.conn == c &&
-         (e->x.state == XFER__ST_RECEIVING || e->x.state == XFER__ST_SENDING ||
-          e->x.state == XFER__ST_TLS)) {
-    struct xfer__rx_entry en = c->rxq[0];
-    c->rxq_len--;
-    memmove(&c->rxq[0], &c->rxq[1], c->rxq_len * sizeof en);
-    xfer__transfer_received(m, e, &en);
-  }
+  take_receives(m, e, c, 0);
 }

@@ -69,6 +69,35 @@ Test(many, a_thousand_refused_connections) {
   free(t);
 }
 
+/* The same behind a connection limit: each refusal frees the slot the next
+ * queued transfer takes, so the queue drains one failure at a time, and
+ * the sibling (another origin, under the same total limit) still gets its
+ * turn. */
+Test(many, a_thousand_refused_connections_behind_a_limit) {
+  enum { N = 1000 };
+  cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_MAX_TOTAL_CONNECTIONS, 8L), XFERM_OK);
+  char url[96];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/bytes/10", (unsigned)ft_closed_port());
+  struct ft_req *t = calloc(N, sizeof *t);
+  cr_assert(t);
+  int base = ft_fd_count();
+  struct ft_req sib;
+  for (int i = 0; i < N; i++) {
+    ft_req_init(&t[i], NULL, url);
+    ft_add(multi, &t[i]);
+    if (i == N / 2)
+      sibling_add(&sib);
+  }
+  ft_drive(multi, 30000);
+  for (int i = 0; i < N; i++) {
+    ft_assert_code(&t[i], XFERE_COULDNT_CONNECT, "refused");
+    ft_free(multi, &t[i]);
+  }
+  sibling_check_and_free(&sib);
+  assert_no_fd_left(base);
+  free(t);
+}
+
 /* The server accepts one connection per millisecond; 2,000 connects at
  * once overflow its accept queue (TS_BACKLOG, 1,024), so the kernel drops
  * some SYNs and those clients retransmit (after 1 s, then 3 s). Every

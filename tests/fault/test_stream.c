@@ -99,6 +99,20 @@ Test(stream, rst_after_the_status_line_is_56) {
   ft_free(multi, &t);
 }
 
+Test(stream, rst_before_any_byte_is_56) {
+  /* The request is read, then reset unanswered: on a fresh connection
+   * nothing was reused, so nothing is retried (an FIN here is 52,
+   * test_malformed's empty_reply). */
+  static const struct ts_step steps[] = {TS_STEP(TS_RST)};
+  ts_route(srv, "/gone", steps, 1);
+  struct ft_req t;
+  ft_req_init(&t, srv, "/gone");
+  run_with_siblings(&t);
+  ft_assert_code(&t, XFERE_RECV_ERROR, NULL);
+  cr_assert_eq(ts_requests(srv), 2, "the request was retried");
+  ft_free(multi, &t);
+}
+
 /* ---- stall after the head ---------------------------------------------- */
 
 Test(stream, stall_after_the_head_times_out_in_bounds) {
@@ -155,6 +169,13 @@ Test(stream, drip_chunked_to_the_end) {
   /* One chunk of 200 bytes (c8 in hex), then the last chunk and a trailer. */
   drip_case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nc8\r\n",
             "\r\n0\r\nX-T: 1\r\n\r\n", 200, 2);
+}
+
+Test(stream, drip_interim_then_final_to_the_end) {
+  /* A 100 and a 103 before the answer, all of it a byte at a time. */
+  drip_case("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+            "", 100, 1);
 }
 
 /* ---- 100-continue, then the answer ---------------------------------------- */

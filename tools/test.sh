@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as a new user (and CI) runs it: installs what it
 # needs, then builds and runs every suite three times over:
-#   build/test-normal  the plain build, every net suite on every backend;
+#   build/test-normal  the plain build, every net and fault suite on every backend;
 #   build/test-asan    ASan + UBSan, the same suites;
 #   build/test-tsan    TSan, the suites that exercise cross-thread code;
 #   build/fuzz         libFuzzer (clang), each fuzz harness for 60 s.

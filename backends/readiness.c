@@ -10,6 +10,7 @@
 #include "readiness.h"
 #include "../runtime/alloc.h"
 #include "../runtime/clock.h"
+#include "../runtime/error.h"
 
 /* The slot table starts with room for 64 fds: a fresh process already has
  * stdio and a few library fds, so a smaller start would only buy a second
@@ -287,7 +288,7 @@ void xfer__readiness_submit(struct xfer__backend *be, struct xfer__op *op) {
     return;
   }
   if (op->fd >= r->nfds && grow(r, op->fd) != 0) {
-    orphan(r, op, -ENOMEM);
+    orphan(r, op, XFER__EOPNOMEM); /* the library's, not the kernel's */
     return;
   }
   s = &r->fds[op->fd];

@@ -18,6 +18,7 @@
 #include "uring_int.h"
 #include "../runtime/alloc.h"
 #include "../runtime/clock.h"
+#include "../runtime/error.h"
 
 /* 256 SQEs: a turn prepares at most a couple of SQEs per connection that had
  * activity, so 256 covers the benchmarks' 256 connections turning over at
@@ -157,7 +158,7 @@ static void uring_submit(struct xfer__backend *be, struct xfer__op *op) {
   }
   i = xfer__uring_table_add(&u->t, op->token, op->fd);
   if (i == XFER__URING_NIL) {
-    orphan(u, op, -ENOMEM);
+    orphan(u, op, XFER__EOPNOMEM); /* the library's, not the kernel's */
     return;
   }
   sqe = get_sqe(u);

@@ -74,22 +74,22 @@ static struct xfer__dns_entry *new_entry(struct xfer__dns *d, const char *host, 
 
 /* Applies one XFEROPT_RESOLVE line: "[+]HOST:PORT:ADDR[,ADDR...]" adds,
  * "-HOST:PORT" removes. IPv6 addresses go in brackets. Returns 0, or
- * -XFERE_SETOPT_OPTION_SYNTAX / -XFERE_OUT_OF_MEMORY. */
+ * XFER__ESYNTAX / -ENOMEM. */
 static int apply_resolve_line(struct xfer__dns *d, const char *line) {
   int remove = line[0] == '-';
   if (line[0] == '-' || line[0] == '+')
     line++;
   const char *c1 = strchr(line, ':');
   if (!c1 || c1 == line)
-    return -XFERE_SETOPT_OPTION_SYNTAX;
+    return XFER__ESYNTAX;
   char *end;
   unsigned long port = strtoul(c1 + 1, &end, 10);
   if (end == c1 + 1 || port == 0 || port > 65535 || (*end != ':' && !(remove && *end == 0)))
-    return -XFERE_SETOPT_OPTION_SYNTAX;
+    return XFER__ESYNTAX;
   char host[256];
   size_t hlen = (size_t)(c1 - line);
   if (hlen >= sizeof host)
-    return -XFERE_SETOPT_OPTION_SYNTAX;
+    return XFER__ESYNTAX;
   memcpy(host, line, hlen);
   host[hlen] = 0;
   for (size_t i = 0; i < hlen; i++)
@@ -112,22 +112,22 @@ static int apply_resolve_line(struct xfer__dns *d, const char *line) {
     }
     char a[INET6_ADDRSTRLEN];
     if (len == 0 || len >= sizeof a)
-      return -XFERE_SETOPT_OPTION_SYNTAX;
+      return XFER__ESYNTAX;
     memcpy(a, p, len);
     a[len] = 0;
     if (!parse_numeric(a, &addrs[n]))
-      return -XFERE_SETOPT_OPTION_SYNTAX;
+      return XFER__ESYNTAX;
     n++;
     p = next;
   }
   if (n == 0)
-    return -XFERE_SETOPT_OPTION_SYNTAX;
+    return XFER__ESYNTAX;
   if (en && en->naddrs == n && memcmp(en->addrs, addrs, n * sizeof addrs[0]) == 0)
     return 0; /* the same entry again: the common case, no work */
   if (!en) {
     en = new_entry(d, host, hlen);
     if (!en)
-      return -XFERE_OUT_OF_MEMORY;
+      return -ENOMEM;
     en->port = (uint16_t)port;
     en->permanent = 1;
   }
@@ -223,11 +223,12 @@ static int ensure_shared(struct xfer_multi *m) {
     return 0;
   struct xfer__dns_shared *s = xfer__calloc(1, sizeof *s);
   if (!s)
-    return -XFERE_OUT_OF_MEMORY;
+    return -ENOMEM;
   s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (s->efd < 0) {
+    int err = -errno; /* EMFILE as often as ENOMEM: the cause goes up */
     xfer__free(s);
-    return -XFERE_OUT_OF_MEMORY;
+    return err;
   }
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->cond, NULL);
@@ -250,11 +251,11 @@ static int start_lookup(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__dns_shared *s = m->dns.shared;
   struct xfer__dns_req *r = xfer__calloc(1, sizeof *r);
   if (!r)
-    return -XFERE_OUT_OF_MEMORY;
+    return -ENOMEM;
   r->host = xfer__strdup(e->x.url->host);
   if (!r->host) {
     xfer__free(r);
-    return -XFERE_OUT_OF_MEMORY;
+    return -ENOMEM;
   }
   r->owner = e;
   pthread_mutex_lock(&s->lock);
@@ -279,7 +280,7 @@ static int start_lookup(struct xfer_multi *m, struct xfer_easy *e) {
   if (no_thread) {
     xfer__free(r->host);
     xfer__free(r);
-    return -XFERE_OUT_OF_MEMORY;
+    return -ENOMEM;
   }
   e->x.dns = r;
   return 1;
@@ -318,7 +319,7 @@ int xfer__dns_resolve(struct xfer_multi *m, struct xfer_easy *e) {
     drop_entry(en);
   int rc = start_lookup(m, e);
   if (rc < 0)
-    xfer__easy_error(e, "Could not start resolving %s", u->host);
+    xfer__easy_error(e, "Could not start resolving %s: %s", u->host, xfer__err_text(rc));
   return rc;
 }
 
@@ -375,7 +376,7 @@ void xfer__dns_process(struct xfer_multi *m) {
       } else {
         xfer__easy_error(e, "Could not resolve host: %s (%s)", r->host,
                          r->err ? gai_strerror(r->err) : "no address");
-        xfer__transfer_resolved(m, e, -XFERE_COULDNT_RESOLVE_HOST);
+        xfer__transfer_resolved(m, e, XFER__ENOHOST);
       }
     }
     xfer__free(r->host);

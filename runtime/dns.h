@@ -71,7 +71,8 @@ void xfer__dns_init(struct xfer__dns *d);
 void xfer__dns_destroy(struct xfer_multi *m);
 /* Fills the transfer's address list. Returns 0 when answered at once, 1
  * when a lookup was started (the transfer is resumed by
- * xfer__dns_process), or a negative xfer_code with the error buffer set. */
+ * xfer__dns_process), or a negative code (error.h) with the error buffer
+ * set. */
 int xfer__dns_resolve(struct xfer_multi *m, struct xfer_easy *e);
 /* The transfer gives up on its lookup (removed, timed out). */
 void xfer__dns_cancel(struct xfer_multi *m, struct xfer_easy *e);

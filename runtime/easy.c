@@ -245,7 +245,7 @@ int xfer__easy_prepare(struct xfer_easy *e) {
   if (!e->url_ok) {
     if (!e->opt.url) {
       xfer__easy_error(e, "No URL set");
-      return -XFERE_URL_MALFORMAT;
+      return XFER__EURL;
     }
     int rc = xfer__url_parse(&e->url, e->opt.url, &errmsg);
     if (rc < 0) {

@@ -3,8 +3,8 @@
  * socket function and never allocates while parsing, so it is shared by every
  * backend (and by TLS later), tested byte by byte and fuzzable.
  *
- * Errors are data: functions return a negative xfer_code (-XFERE_...) and
- * point *errmsg at a static sentence naming the problem (it goes into the
+ * Errors are data: functions return a negative errno or xfer-private code
+ * (error.h; the transfer's edge maps it to an xfer_code) and point *errmsg at a static sentence naming the problem (it goes into the
  * user's XFEROPT_ERRORBUFFER). The framing rules are RFC 9112's, stricter than
  * libcurl where section 6.3 says so; docs/internals/http-codec.md lists them
  * case by case. */
@@ -58,7 +58,7 @@ struct xfer__http_head {
 /* Parses one response head at buf[0..len).
  * Returns head_len (> 0) when the head is complete and valid, and fills *h;
  * 0 when more bytes are needed (nothing invalid seen so far, and the limits
- * still allow more); or -XFERE_... with *errmsg set. A line ending in a bare
+ * still allow more); or a negative code (error.h) with *errmsg set. A line ending in a bare
  * LF is accepted; a bare CR is not.
  * `scanned` (may be NULL) is an in/out cursor: how far a previous call on a
  * prefix of the same buffer already looked, so that a head arriving a byte at
@@ -99,7 +99,7 @@ void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing fra
                           int64_t content_length, const struct xfer__http_limits *lim);
 
 /* Decodes buf[0..len). Returns 1 when the body is complete, 0 when more
- * bytes are needed, or -XFERE_... (*errmsg set; for an error returned by
+ * bytes are needed, or a negative code (error.h; *errmsg set; for an error returned by
  * on_data, *errmsg is left NULL). *consumed gets the bytes used: after 1,
  * anything left over in buf does not belong to this response. */
 int xfer__http_body_feed(struct xfer__http_body *b, const char *buf, size_t len,
@@ -107,7 +107,7 @@ int xfer__http_body_feed(struct xfer__http_body *b, const char *buf, size_t len,
                          const char **errmsg);
 
 /* The peer closed the stream. Returns 1 when that completes the body
- * (XFER__HTTP_BODY_CLOSE, or already done), or -XFERE_PARTIAL_FILE with
+ * (XFER__HTTP_BODY_CLOSE, or already done), or XFER__EPARTIAL with
  * *errmsg set. */
 int xfer__http_body_eof(struct xfer__http_body *b, const char **errmsg);
 
@@ -130,10 +130,10 @@ struct xfer__http_request {
 };
 
 /* Serialises the request head into *buf (grown with xfer__realloc, *cap its
- * size), returning 0 with *len set, or -XFERE_BAD_FUNCTION_ARGUMENT (a CR, LF
+ * size), returning 0 with *len set, or -EINVAL (a CR, LF
  * or NUL in a method, target or header; a user Content-Length or
  * Transfer-Encoding header that would contradict the body) or
- * -XFERE_OUT_OF_MEMORY, with *errmsg set. Order, as libcurl's: request line,
+ * -ENOMEM, with *errmsg set. Order, as libcurl's: request line,
  * Host, User-Agent, Accept, Transfer-Encoding (the defaults not overridden),
  * the user's headers in their order, then Content-Length and Content-Type.
  * A user header "Name:" with no value removes the default of that name;

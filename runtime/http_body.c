@@ -57,7 +57,7 @@ static int is_quoted_pair_char(unsigned char c) {
 /* Every chunk-framing error is a receive error, as in curl (tests 36, 1416:
  * "... in chunked-encoding" is CURLE_RECV_ERROR). */
 static int chunk_error(const char **errmsg, const char *msg) {
-  return xfer__fail(errmsg, msg, XFERE_RECV_ERROR);
+  return xfer__fail(errmsg, msg, XFER__EBADCHUNK);
 }
 
 /* An error from on_data is passed through with no sentence of ours: the
@@ -111,7 +111,7 @@ void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing fra
 static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char **errmsg) {
   int d;
   if (!line_count(b))
-    return xfer__fail(errmsg, "A chunk-size line is longer than the header line limit", XFERE_TOO_LARGE);
+    return xfer__fail(errmsg, "A chunk-size line is longer than the header line limit", XFER__ETOOLARGE);
   switch (b->state) {
   case CS_SIZE_FIRST:
   case CS_SIZE:
@@ -213,13 +213,13 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
  * forbids merging them, so a trailer can never change the framing). */
 static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char **errmsg) {
   if (!line_count(b))
-    return xfer__fail(errmsg, "A trailer line is longer than the header line limit", XFERE_TOO_LARGE);
+    return xfer__fail(errmsg, "A trailer line is longer than the header line limit", XFER__ETOOLARGE);
   if (b->trailer_bytes == 0)
     return xfer__fail(errmsg, "The trailer section is larger than the head size limit",
-                XFERE_RECV_ERROR);
+                XFER__EHEADSIZE);
   b->trailer_bytes--;
   if (c == '\0')
-    return xfer__fail(errmsg, "NUL byte in the trailer section", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "NUL byte in the trailer section", XFER__EMALFORMED);
   switch (b->state) {
   case CS_TR_LINE_START:
     if (c == '\n') {
@@ -228,14 +228,14 @@ static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char *
       b->state = CS_TR_END_LF;
     } else if (xfer__is_tchar(c)) {
       if (b->trailer_lines == 0)
-        return xfer__fail(errmsg, "The trailer section has more lines than the header limit allows", XFERE_TOO_LARGE);
+        return xfer__fail(errmsg, "The trailer section has more lines than the header limit allows", XFER__ETOOLARGE);
       b->trailer_lines--;
       b->state = CS_TR_NAME;
     } else if (xfer__is_ows(c)) {
       return xfer__fail(errmsg, "Folded line (obs-fold) in the trailer section",
-                  XFERE_WEIRD_SERVER_REPLY);
+                  XFER__EMALFORMED);
     } else {
-      return xfer__fail(errmsg, "Invalid trailer name in the response", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Invalid trailer name in the response", XFER__EMALFORMED);
     }
     return 0;
   case CS_TR_NAME:
@@ -243,9 +243,9 @@ static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char *
       b->state = CS_TR_VALUE;
     else if (c == '\r' || c == '\n')
       return xfer__fail(errmsg, "Trailer line without a colon in the response",
-                  XFERE_WEIRD_SERVER_REPLY);
+                  XFER__EMALFORMED);
     else if (!xfer__is_tchar(c))
-      return xfer__fail(errmsg, "Invalid trailer name in the response", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Invalid trailer name in the response", XFER__EMALFORMED);
     return 0;
   case CS_TR_VALUE:
     if (c == '\r') {
@@ -254,18 +254,18 @@ static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char *
       line_reset(b);
       b->state = CS_TR_LINE_START;
     } else if (!is_value_char(c)) {
-      return xfer__fail(errmsg, "Invalid character in a trailer value", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Invalid character in a trailer value", XFER__EMALFORMED);
     }
     return 0;
   case CS_TR_VALUE_CR:
     if (c != '\n')
-      return xfer__fail(errmsg, "Bare CR in the trailer section", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Bare CR in the trailer section", XFER__EMALFORMED);
     line_reset(b);
     b->state = CS_TR_LINE_START;
     return 0;
   case CS_TR_END_LF:
     if (c != '\n')
-      return xfer__fail(errmsg, "Bare CR in the trailer section", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Bare CR in the trailer section", XFER__EMALFORMED);
     b->state = CS_DONE;
     return 0;
   default:
@@ -362,7 +362,7 @@ int xfer__http_body_eof(struct xfer__http_body *b, const char **errmsg) {
   }
   if (b->framing == XFER__HTTP_BODY_CHUNKED)
     return xfer__fail(errmsg, "The connection closed before the end of the chunked response body",
-                XFERE_PARTIAL_FILE);
+                XFER__EPARTIAL);
   return xfer__fail(errmsg, "The connection closed before the whole Content-Length body arrived",
-              XFERE_PARTIAL_FILE);
+              XFER__EPARTIAL);
 }

@@ -119,23 +119,23 @@ static int scan_head(const char *buf, size_t len, struct scan_state *s,
        * max_line bytes can only become too long: stop now. */
       if (end - s->line_start >= l->max_line)
         return xfer__fail(errmsg, "A response header line is longer than the header line limit",
-                    XFERE_TOO_LARGE);
+                    XFER__ETOOLARGE);
       break;
     }
     pos = (size_t)(lf - buf);
     line_len = pos + 1 - s->line_start;
     if (line_len > l->max_line)
       return xfer__fail(errmsg, "A response header line is longer than the header line limit",
-                  XFERE_TOO_LARGE);
+                  XFER__ETOOLARGE);
     if (line_len == 1 || (line_len == 2 && buf[s->line_start] == '\r'))
       return (int)(pos + 1);
     if (s->line_start != 0 && ++s->lines > l->max_headers)
-      return xfer__fail(errmsg, "The response has more header lines than the limit allows", XFERE_TOO_LARGE);
+      return xfer__fail(errmsg, "The response has more header lines than the limit allows", XFER__ETOOLARGE);
     s->line_start = s->cursor = pos + 1;
   }
   if (len > l->max_head)
     return xfer__fail(errmsg, "The response head is larger than the head size limit",
-                XFERE_RECV_ERROR);
+                XFER__EHEADSIZE);
   return 0;
 }
 
@@ -155,32 +155,32 @@ static int parse_status_line(struct xfer__http_head *h, const char *s, size_t n,
                              const char **errmsg) {
   size_t i;
   if (n < 5 || memcmp(s, "HTTP/", 5) != 0)
-    return xfer__fail(errmsg, "Invalid HTTP status line in the response", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "Invalid HTTP status line in the response", XFER__EMALFORMED);
   /* Only HTTP/1.0 and HTTP/1.1 are spoken here. An HTTP/2 or HTTP/3
    * status line on this connection is a protocol switch the client never
    * asked for (curl test 471); anything else is an unsupported version. */
   if (s[5] == '2' || s[5] == '3')
     return xfer__fail(errmsg, "HTTP/2 or HTTP/3 status line on an HTTP/1.1 connection",
-                XFERE_WEIRD_SERVER_REPLY);
+                XFER__EMALFORMED);
   if (s[5] != '1')
-    return xfer__fail(errmsg, "Unsupported HTTP version in the response", XFERE_UNSUPPORTED_PROTOCOL);
+    return xfer__fail(errmsg, "Unsupported HTTP version in the response", XFER__ENOTHTTP);
   if (n < 9 || s[6] != '.' || (s[7] != '0' && s[7] != '1') || s[8] != ' ')
     return xfer__fail(errmsg, "Unsupported HTTP/1 version in the response",
-                XFERE_UNSUPPORTED_PROTOCOL);
+                XFER__ENOTHTTP);
   h->minor_version = s[7] - '0';
   /* Exactly three digits, then SP or the end of the line: a fourth digit,
    * a second space or a sign is refused before any arithmetic is done, so
    * no length of digits can overflow. */
   if (n < 12 || (unsigned)(s[9] - '0') > 9 || (unsigned)(s[10] - '0') > 9 ||
       (unsigned)(s[11] - '0') > 9 || (n > 12 && s[12] != ' '))
-    return xfer__fail(errmsg, "Invalid HTTP status code in the response", XFERE_UNSUPPORTED_PROTOCOL);
+    return xfer__fail(errmsg, "Invalid HTTP status code in the response", XFER__ENOTHTTP);
   h->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
   if (h->status < 100)
-    return xfer__fail(errmsg, "Invalid HTTP status code in the response", XFERE_UNSUPPORTED_PROTOCOL);
+    return xfer__fail(errmsg, "Invalid HTTP status code in the response", XFER__ENOTHTTP);
   for (i = 12; i < n; i++) {
     if (!is_value_char((unsigned char)s[i]))
       return xfer__fail(errmsg, "Invalid character in the response status line",
-                  XFERE_WEIRD_SERVER_REPLY);
+                  XFER__EMALFORMED);
   }
   return 0;
 }
@@ -199,7 +199,7 @@ static int parse_content_length(struct xfer__http_head *h, struct head_fields *f
       int d = v[i] - '0';
       if (value > (INT64_MAX - d) / 10)
         return xfer__fail(errmsg, "Content-Length value too large in the response",
-                    XFERE_WEIRD_SERVER_REPLY);
+                    XFER__EMALFORMED);
       value = value * 10 + d;
       digits++;
       i++;
@@ -208,10 +208,10 @@ static int parse_content_length(struct xfer__http_head *h, struct head_fields *f
       i++;
     if (digits == 0 || (i < n && v[i] != ','))
       return xfer__fail(errmsg, "Invalid Content-Length value in the response",
-                  XFERE_WEIRD_SERVER_REPLY);
+                  XFER__EMALFORMED);
     if (f->has_cl && value != h->content_length)
       return xfer__fail(errmsg, "Conflicting Content-Length values in the response",
-                  XFERE_WEIRD_SERVER_REPLY);
+                  XFER__EMALFORMED);
     h->content_length = value;
     f->has_cl = 1;
   } while (i++ < n);
@@ -241,19 +241,19 @@ static int parse_transfer_encoding(struct head_fields *f, const char *v, size_t 
     if (xfer__view_is(v + start, end - start, "chunked")) {
       if (f->te_chunked)
         return xfer__fail(errmsg, "Transfer-Encoding: chunked applied twice in the response",
-                    XFERE_WEIRD_SERVER_REPLY);
+                    XFER__EMALFORMED);
       f->te_chunked = 1;
     } else if (f->te_chunked) {
       return xfer__fail(errmsg, "Transfer-Encoding: chunked is not the last coding in the response",
-                  XFERE_BAD_CONTENT_ENCODING);
+                  XFER__EENCODING);
     } else if (!xfer__view_is(v + start, end - start, "identity")) {
       return xfer__fail(errmsg, "Unsupported transfer coding in the response",
-                  XFERE_BAD_CONTENT_ENCODING);
+                  XFER__EENCODING);
     }
   }
   if (elements == 0)
     return xfer__fail(errmsg, "Empty Transfer-Encoding header in the response",
-                XFERE_WEIRD_SERVER_REPLY);
+                XFER__EMALFORMED);
   f->has_te = 1;
   return 0;
 }
@@ -288,22 +288,22 @@ static int parse_header_line(struct xfer__http_head *h, struct head_fields *f, c
     return xfer__fail(errmsg,
                 first ? "Whitespace before the first header line of the response"
                       : "Folded header line (obs-fold) in the response",
-                XFERE_WEIRD_SERVER_REPLY);
+                XFER__EMALFORMED);
   }
   /* A line with no colon at all is named as such (curl's "Header without
    * colon"), before its name is judged. */
   if (!memchr(s, ':', n))
-    return xfer__fail(errmsg, "Header line without a colon in the response", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "Header line without a colon in the response", XFER__EMALFORMED);
   while (name_len < n && xfer__is_tchar((unsigned char)s[name_len]))
     name_len++;
   if (s[name_len] != ':' || name_len == 0)
-    return xfer__fail(errmsg, "Invalid header name in the response", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "Invalid header name in the response", XFER__EMALFORMED);
   vs = name_len + 1;
   ve = n;
   for (i = vs; i < n; i++) {
     if (!is_value_char((unsigned char)s[i]))
       return xfer__fail(errmsg, "Invalid character in a response header value",
-                  XFERE_WEIRD_SERVER_REPLY);
+                  XFER__EMALFORMED);
   }
   while (vs < ve && xfer__is_ows((unsigned char)s[vs]))
     vs++;
@@ -322,7 +322,7 @@ static int parse_header_line(struct xfer__http_head *h, struct head_fields *f, c
     if (h->location &&
         (h->location_len != ve - vs || memcmp(h->location, s + vs, ve - vs) != 0))
       return xfer__fail(errmsg, "Multiple different Location headers in the response",
-                  XFERE_WEIRD_SERVER_REPLY);
+                  XFER__EMALFORMED);
     h->location = s + vs;
     h->location_len = ve - vs;
   }
@@ -345,7 +345,7 @@ static int parse_complete(struct xfer__http_head *h, const char *buf, size_t hea
   /* A NUL anywhere is refused before anything else, as curl's
    * Curl_verify_header does (test 262). */
   if (memchr(buf, '\0', head_len))
-    return xfer__fail(errmsg, "NUL byte in the response head", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "NUL byte in the response head", XFER__EMALFORMED);
 
   while (pos < head_len) {
     const char *lf = memchr(buf + pos, '\n', head_len - pos);
@@ -356,7 +356,7 @@ static int parse_complete(struct xfer__http_head *h, const char *buf, size_t hea
     /* A CR is only allowed right before LF (RFC 9112 section 2.2); a bare
      * CR splits lines differently in other parsers (CVE-2023-30589). */
     if (memchr(buf + pos, '\r', end - pos))
-      return xfer__fail(errmsg, "Bare CR in the response head", XFERE_WEIRD_SERVER_REPLY);
+      return xfer__fail(errmsg, "Bare CR in the response head", XFER__EMALFORMED);
     if (line_no == 0) {
       rc = parse_status_line(h, buf, end, errmsg);
     } else if (end == pos) {
@@ -374,17 +374,17 @@ static int parse_complete(struct xfer__http_head *h, const char *buf, size_t hea
   /* RFC 9112 section 6.1: HTTP/1.0 has no chunked coding, and a 1.0
    * message that claims one has faulty framing. */
   if (f.has_te && h->minor_version == 0)
-    return xfer__fail(errmsg, "Transfer-Encoding in an HTTP/1.0 response", XFERE_WEIRD_SERVER_REPLY);
+    return xfer__fail(errmsg, "Transfer-Encoding in an HTTP/1.0 response", XFER__EMALFORMED);
   /* RFC 9112 section 6.3 item 3: CL with TE "ought to be handled as an
    * error"; llhttp 9 makes it one by default, and so does xfer. */
   if (f.has_te && f.has_cl)
     return xfer__fail(errmsg, "Both Content-Length and Transfer-Encoding in the response",
-                XFERE_WEIRD_SERVER_REPLY);
+                XFER__EMALFORMED);
   /* No Upgrade is ever requested, so a 101 can only be a confused or
    * hostile server (RFC 9110 section 15.2.2). */
   if (h->status == 101)
     return xfer__fail(errmsg, "Unexpected 101 Switching Protocols response (no upgrade was requested)",
-                XFERE_WEIRD_SERVER_REPLY);
+                XFER__EMALFORMED);
   h->chunked = f.te_chunked ? 1u : 0u;
   h->conn_close = (f.conn_close || (h->minor_version == 0 && !f.conn_keep_alive)) ? 1u : 0u;
   return (int)head_len;
@@ -409,7 +409,7 @@ int xfer__http_parse_head(struct xfer__http_head *h, const char *buf, size_t len
   for (i = 0; i < n; i++) {
     if (xfer__ascii_lower((unsigned char)buf[i]) != (unsigned char)prefix[i])
       return xfer__fail(errmsg, "The response does not start with an HTTP/1.x status line",
-                  XFERE_UNSUPPORTED_PROTOCOL);
+                  XFER__ENOTHTTP);
   }
 
   effective_limits(lim, &l);

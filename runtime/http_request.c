@@ -6,7 +6,8 @@
  * Every string that reaches the wire is checked first: a CR, LF or NUL in a
  * method, target or header would let a caller's data split the request
  * (request smuggling through a proxy built on xfer), so it is refused with
- * XFERE_BAD_FUNCTION_ARGUMENT rather than sent. */
+ * -EINVAL (XFERE_BAD_FUNCTION_ARGUMENT to the user) rather than sent. */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -44,9 +45,9 @@ static int check_wire_string(const char *s, size_t *len, int allow_space, const 
   for (i = 0; s[i] != '\0'; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == '\r' || c == '\n')
-      return xfer__fail(errmsg, what_crlf, XFERE_BAD_FUNCTION_ARGUMENT);
+      return xfer__fail(errmsg, what_crlf, -EINVAL);
     if ((c < 0x20 && c != '\t') || c == 0x7f || (!allow_space && (c == ' ' || c == '\t')))
-      return xfer__fail(errmsg, what_ctl, XFERE_BAD_FUNCTION_ARGUMENT);
+      return xfer__fail(errmsg, what_ctl, -EINVAL);
   }
   *len = i;
   return 0;
@@ -62,7 +63,7 @@ static int split_user_header(const char *line, struct user_header *u, const char
   for (i = 0; i < u->line_len && xfer__is_tchar((unsigned char)line[i]); i++)
     ;
   if (i == 0 || i == u->line_len || (line[i] != ':' && line[i] != ';'))
-    return xfer__fail(errmsg, "Invalid name in a custom request header", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Invalid name in a custom request header", -EINVAL);
   u->name_len = i;
   u->sep = line[i];
   for (i++; i < u->line_len && xfer__is_ows((unsigned char)line[i]); i++)
@@ -76,7 +77,7 @@ static int split_user_header(const char *line, struct user_header *u, const char
    * silently dropping a header the caller asked for hides a bug. */
   if (u->sep == ';' && u->value_len != 0)
     return xfer__fail(errmsg, "A custom request header \"Name;\" must have nothing after the ';'",
-                XFERE_BAD_FUNCTION_ARGUMENT);
+                -EINVAL);
   return 0;
 }
 
@@ -106,23 +107,23 @@ static int check_framing_header(const struct user_header *u, enum default_header
     int64_t v;
     if (removal)
       return body_len > 0 ? xfer__fail(errmsg, "Content-Length removed from a request with a body",
-                                 XFERE_BAD_FUNCTION_ARGUMENT)
+                                 -EINVAL)
                           : 0;
     v = u->sep == ':' ? parse_length(u->value, u->value_len) : -1;
     if (v < 0 || body_len == XFER__HTTP_CHUNKED_BODY || v != (body_len < 0 ? 0 : body_len))
       return xfer__fail(errmsg, "Custom Content-Length header does not match the request body",
-                  XFERE_BAD_FUNCTION_ARGUMENT);
+                  -EINVAL);
     return 0;
   }
   if (removal)
     return body_len == XFER__HTTP_CHUNKED_BODY
                ? xfer__fail(errmsg, "Transfer-Encoding removed from a chunked request body",
-                      XFERE_BAD_FUNCTION_ARGUMENT)
+                      -EINVAL)
                : 0;
   if (u->sep != ':' || body_len != XFER__HTTP_CHUNKED_BODY ||
       !xfer__view_is(u->value, u->value_len, "chunked"))
     return xfer__fail(errmsg, "Custom Transfer-Encoding header does not match the request body",
-                XFERE_BAD_FUNCTION_ARGUMENT);
+                -EINVAL);
   return 0;
 }
 
@@ -200,19 +201,19 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
 
   if (!r->method || !r->target || !r->host)
     return xfer__fail(errmsg, "Missing method, target or host for the request",
-                XFERE_BAD_FUNCTION_ARGUMENT);
+                -EINVAL);
   for (n = 0; r->method[n] != '\0'; n++) {
     if (!xfer__is_tchar((unsigned char)r->method[n]))
-      return xfer__fail(errmsg, "Invalid character in the request method", XFERE_BAD_FUNCTION_ARGUMENT);
+      return xfer__fail(errmsg, "Invalid character in the request method", -EINVAL);
   }
   if (n == 0)
-    return xfer__fail(errmsg, "Empty request method", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Empty request method", -EINVAL);
   rc = check_wire_string(r->target, &n, 0, "CR or LF in the request target",
                          "Control character or space in the request target", errmsg);
   if (rc < 0)
     return rc;
   if (n == 0)
-    return xfer__fail(errmsg, "Empty request target", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Empty request target", -EINVAL);
   rc = check_wire_string(r->host, &n, 0, "CR or LF in the Host header",
                          "Control character or space in the Host header", errmsg);
   if (rc < 0)
@@ -227,14 +228,14 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
     return rc;
   if (r->body_len < 0 && r->body_len != XFER__HTTP_NO_BODY &&
       r->body_len != XFER__HTTP_CHUNKED_BODY)
-    return xfer__fail(errmsg, "Invalid request body length", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Invalid request body length", -EINVAL);
 
   memset(overridden, 0, sizeof(int) * DEF_COUNT);
   for (l = r->headers; l; l = l->next) {
     struct user_header u;
     if (!l->data)
       return xfer__fail(errmsg, "NULL string in the custom request headers",
-                  XFERE_BAD_FUNCTION_ARGUMENT);
+                  -EINVAL);
     if ((rc = split_user_header(l->data, &u, errmsg)) < 0)
       return rc;
     for (i = 0; i < DEF_COUNT; i++) {
@@ -246,14 +247,14 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
          * a strict server refuses and a lax one may read either way. */
         if (++framing_headers > 1)
           return xfer__fail(errmsg, "More than one custom Content-Length or Transfer-Encoding header",
-                      XFERE_BAD_FUNCTION_ARGUMENT);
+                      -EINVAL);
         if ((rc = check_framing_header(&u, (enum default_header)i, r->body_len, errmsg)) < 0)
           return rc;
       }
     }
   }
   if (!overridden[DEF_HOST] && r->host[0] == '\0')
-    return xfer__fail(errmsg, "Empty Host for the request", XFERE_BAD_FUNCTION_ARGUMENT);
+    return xfer__fail(errmsg, "Empty Host for the request", -EINVAL);
   return 0;
 }
 
@@ -268,7 +269,7 @@ int xfer__http_build_request(const struct xfer__http_request *r, char **buf, siz
   if (*cap < w.len || !*buf) {
     char *grown = xfer__realloc(*buf, w.len);
     if (!grown)
-      return xfer__fail(errmsg, "Out of memory while building the request", XFERE_OUT_OF_MEMORY);
+      return xfer__fail(errmsg, "Out of memory while building the request", -ENOMEM);
     *buf = grown;
     *cap = w.len;
   }

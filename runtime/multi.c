@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "alloc.h"
 #include "clock.h"
 #include "multi.h"
@@ -271,7 +272,7 @@ void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf,
     return; /* an op the runtime withdrew: nothing to act on */
   if (kind == XFER__TOK_RX) {
     if (xfer__conn_rx_push(m, c, res, buf, flags) < 0)
-      (void)xfer__conn_rx_push(m, c, -ENOMEM, NULL, 0); /* fails the transfer */
+      (void)xfer__conn_rx_push(m, c, XFER__EOPNOMEM, NULL, 0); /* fails the transfer */
   } else {
     c->tx_done = 1;
     c->tx_res = res;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 static inline unsigned char xfer__ascii_lower(unsigned char c) {
   return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
@@ -60,12 +62,12 @@ static inline size_t xfer__format_u64(char *out, uint64_t v) {
   return n;
 }
 
-/* Points *errmsg at a static sentence and returns -code: how every codec
- * function reports an error. */
-static inline int xfer__fail(const char **errmsg, const char *msg, int code) {
+/* Points *errmsg at a static sentence and returns err, a negative errno or
+ * xfer-private code (error.h): how every codec function reports an error. */
+static inline int xfer__fail(const char **errmsg, const char *msg, int err) {
   if (errmsg)
     *errmsg = msg;
-  return -code;
+  return err;
 }
 
 #endif

@@ -270,7 +270,7 @@ static void do_setup(struct xfer_multi *m, struct xfer_easy *e) {
   int rc = xfer__easy_prepare(e);
   if (rc < 0) {
     /* The error buffer was filled by prepare. */
-    xfer__transfer_finish(m, e, (xfer_code)-rc, 0);
+    xfer__transfer_finish(m, e, xfer__code_of(rc, XFERE_FAILED_INIT), 0);
     return;
   }
   x->url = &e->url;
@@ -291,7 +291,8 @@ void xfer__transfer_resolve(struct xfer_multi *m, struct xfer_easy *e) {
     return;
   int rc = xfer__dns_resolve(m, e);
   if (rc < 0) {
-    xfer__transfer_finish(m, e, (xfer_code)-rc, 0);
+    /* The error buffer was filled by the resolver. */
+    xfer__transfer_finish(m, e, xfer__code_of(rc, XFERE_COULDNT_RESOLVE_HOST), 0);
     return;
   }
   if (rc == 1) {
@@ -304,7 +305,7 @@ void xfer__transfer_resolve(struct xfer_multi *m, struct xfer_easy *e) {
 
 void xfer__transfer_resolved(struct xfer_multi *m, struct xfer_easy *e, int err) {
   if (err < 0) {
-    xfer__transfer_finish(m, e, (xfer_code)-err, 0);
+    xfer__transfer_finish(m, e, xfer__code_of(err, XFERE_COULDNT_RESOLVE_HOST), 0);
     return;
   }
   e->info.t_namelookup = (int64_t)(m->now - e->x.t_start);
@@ -368,16 +369,26 @@ static int set_nodelay(int fd) {
   return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0 ? 0 : -errno;
 }
 
+/* Why no connection could be made: the last failure, and where it came
+ * from: socket(2) (no descriptor, say), the connect, or the library. */
+enum open_step { FROM_LIBRARY, FROM_SOCKET, FROM_CONNECT };
+struct open_error {
+  int err;
+  enum open_step step;
+};
+
 /* Opens a socket to the next address and submits its connect; the backend
  * starts it (io_uring's CONNECT op, connect(2) elsewhere). Returns 0 when a
- * connect is on its way, or the last -errno when no socket could be made. */
-static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__origin *o) {
-  int err = -ECONNREFUSED;
+ * connect is on its way, or a negative code with *why updated: a socket(2)
+ * failure moves on to the next address, an allocation failure stops. */
+static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__origin *o,
+                     struct open_error *why) {
   while (e->x.next_addr < e->x.naddrs) {
     const struct sockaddr_storage *sa = &e->x.addrs[e->x.next_addr];
     int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-      err = -errno;
+      why->err = -errno;
+      why->step = FROM_SOCKET;
       e->x.next_addr++;
       continue;
     }
@@ -387,6 +398,8 @@ static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__ori
     int prc = xfer__pool_new_conn(m, o, fd, &c);
     if (prc < 0) {
       close(fd);
+      why->err = prc;
+      why->step = FROM_LIBRARY;
       return prc;
     }
     c->peer = *sa;
@@ -399,16 +412,23 @@ static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__ori
     xfer__multi_submit(m, &c->tx);
     return 0;
   }
-  return err;
+  return why->err;
 }
 
-static void connect_failed(struct xfer_multi *m, struct xfer_easy *e, int err) {
-  if (err == -ENOMEM) {
-    xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory opening a connection");
+/* No connection could be made; docs/internals/errors.md gives the codes. A
+ * socket(2) failure is COULDNT_CONNECT as in libcurl's socket_open(), with
+ * a sentence of its own so that running out of descriptors never reads like
+ * a refusal; running out of memory is OUT_OF_MEMORY. */
+static void connect_failed(struct xfer_multi *m, struct xfer_easy *e, const struct open_error *why) {
+  xfer_code code = why->step == FROM_LIBRARY ? xfer__code_of(why->err, XFERE_COULDNT_CONNECT)
+                                             : xfer__code_of_call(why->err, XFERE_COULDNT_CONNECT);
+  if (code == XFERE_OUT_OF_MEMORY) {
+    xfer__transfer_fail(m, e, code, "Out of memory opening a connection");
     return;
   }
-  xfer__transfer_fail(m, e, XFERE_COULDNT_CONNECT, "Failed to connect to %s port %u: %s",
-                      e->x.url->host, (unsigned)e->x.url->port, strerror(-err));
+  xfer__transfer_fail(m, e, code, "Failed to %s %s port %u: %s",
+                      why->step == FROM_SOCKET ? "open a socket for" : "connect to", e->x.url->host,
+                      (unsigned)e->x.url->port, xfer__err_text(why->err));
 }
 
 /* What a reused TLS connection's handshake did, for this transfer's infos. */
@@ -498,9 +518,9 @@ static void do_connect(struct xfer_multi *m, struct xfer_easy *e) {
     return;
   }
   e->x.next_addr = 0;
-  int rc = open_next(m, e, o);
-  if (rc < 0)
-    connect_failed(m, e, rc);
+  struct open_error why = {-ECONNREFUSED, FROM_CONNECT}; /* an empty address list */
+  if (open_next(m, e, o, &why) < 0)
+    connect_failed(m, e, &why);
 }
 
 /* A CONNECT op completed. */
@@ -514,10 +534,16 @@ void xfer__transfer_connect_done(struct xfer_multi *m, struct xfer_easy *e, int3
   e->x.conn = NULL;
   c->owner = NULL;
   xfer__pool_close(m, c);
+  struct open_error why = {res, FROM_CONNECT};
+  /* The library could not even queue the connect: no other address will
+   * do better, and it is not the peer's refusal. */
+  if (res == XFER__EOPNOMEM) {
+    connect_failed(m, e, &why);
+    return;
+  }
   e->x.next_addr++;
-  int rc = open_next(m, e, o);
-  if (rc < 0)
-    connect_failed(m, e, res);
+  if (open_next(m, e, o, &why) < 0)
+    connect_failed(m, e, &why);
 }
 
 /* A slot may have freed up: start the oldest pending transfer that can go,
@@ -585,7 +611,8 @@ void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e) {
   }
   int rc = xfer__url_resolve(&next, x->url, x->head.location, x->head.location_len, &errmsg);
   if (rc < 0) {
-    xfer__transfer_fail(m, e, (xfer_code)-rc, "Bad redirect target: %s", errmsg);
+    xfer__transfer_fail(m, e, xfer__code_of(rc, XFERE_URL_MALFORMAT), "Bad redirect target: %s",
+                        errmsg ? errmsg : xfer__err_text(rc));
     return;
   }
   e->info.redirect_count++;
@@ -601,7 +628,8 @@ void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e) {
   x->url = &x->redirect_url;
   rc = xfer__transfer_build_redirect(e);
   if (rc < 0) {
-    xfer__transfer_fail(m, e, (xfer_code)-rc, "Could not build the redirected request");
+    xfer__transfer_fail(m, e, xfer__code_of(rc, XFERE_BAD_FUNCTION_ARGUMENT),
+                        "Could not build the redirected request: %s", xfer__err_text(rc));
     return;
   }
   reset_response(e);

@@ -3,6 +3,7 @@
 #ifndef XFER_RUNTIME_TRANSFER_H
 #define XFER_RUNTIME_TRANSFER_H
 
+#include "error.h"
 #include "multi.h"
 
 #define XFER__SET_STATE(m, e, st) xfer__set_state((m), (e), (st), __LINE__)

@@ -90,7 +90,7 @@ static int deliver_head(struct xfer_multi *m, struct xfer_easy *e, const char *h
     if (got != line_len) {
       xfer__easy_error(e, "Failed writing a header: the callback took %zu of %zu bytes", got,
                        line_len);
-      return -XFERE_WRITE_ERROR;
+      return XFER__EWRITE;
     }
   }
   return 0;
@@ -115,7 +115,7 @@ static int on_body_data(void *ctx, const char *data, size_t len) {
       else
         xfer__easy_error(e, "Failure writing output to destination, passed %zu returned %zu", n,
                          got);
-      return -XFERE_WRITE_ERROR;
+      return XFER__EWRITE;
     }
     data += n;
     len -= n;
@@ -185,7 +185,8 @@ static int process_heads(struct xfer_multi *m, struct xfer_easy *e, struct input
     int rc = xfer__http_parse_head(&x->head, in->p + in->pos, in->len - in->pos,
                                    &x->head_scanned, &lim, &errmsg);
     if (rc < 0) {
-      xfer__transfer_fail(m, e, (xfer_code)-rc, "%s", errmsg ? errmsg : "Malformed response");
+      xfer__transfer_fail(m, e, xfer__code_of(rc, XFERE_RECV_ERROR), "%s",
+                          errmsg ? errmsg : xfer__err_text(rc));
       return -1;
     }
     if (rc == 0)
@@ -201,7 +202,7 @@ static int process_heads(struct xfer_multi *m, struct xfer_easy *e, struct input
     e->info.header_size += (long)hlen;
     int drc = deliver_head(m, e, in->p + in->pos, hlen);
     if (drc < 0) {
-      xfer__transfer_finish(m, e, (xfer_code)-drc, 0);
+      xfer__transfer_finish(m, e, xfer__code_of(drc, XFERE_WRITE_ERROR), 0);
       return -1;
     }
     in->pos += hlen;
@@ -252,9 +253,9 @@ static void process_input(struct xfer_multi *m, struct xfer_easy *e, struct inpu
   in->pos += used;
   if (rc < 0) {
     if (errmsg)
-      xfer__transfer_fail(m, e, (xfer_code)-rc, "%s", errmsg);
-    else
-      xfer__transfer_finish(m, e, (xfer_code)-rc, 0); /* the callback's error, already said */
+      xfer__transfer_fail(m, e, xfer__code_of(rc, XFERE_RECV_ERROR), "%s", errmsg);
+    else /* the callback's error, already said */
+      xfer__transfer_finish(m, e, xfer__code_of(rc, XFERE_WRITE_ERROR), 0);
     return;
   }
   if (rc == 1) {
@@ -305,8 +306,8 @@ void xfer__transfer_eof(struct xfer_multi *m, struct xfer_easy *e, int truncated
   const char *errmsg = NULL;
   int rc = xfer__http_body_eof(&x->body, &errmsg);
   if (rc < 0) {
-    xfer__transfer_fail(m, e, (xfer_code)-rc, "%s (%lld bytes received)",
-                        errmsg ? errmsg : "Transfer closed early",
+    xfer__transfer_fail(m, e, xfer__code_of(rc, XFERE_PARTIAL_FILE), "%s (%lld bytes received)",
+                        errmsg ? errmsg : xfer__err_text(rc),
                         (long long)e->info.size_download);
     return;
   }
@@ -366,8 +367,12 @@ void xfer__transfer_received(struct xfer_multi *m, struct xfer_easy *e,
 
 void xfer__transfer_recv_error(struct xfer_multi *m, struct xfer_easy *e, int32_t res) {
   struct xfer__transfer *x = &e->x;
-  if (res == -ENOMEM) {
-    xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory for received data");
+  /* The library's own allocation failure, not the kernel's answer to the
+   * receive: a kernel -ENOMEM is a receive error like the others. */
+  if (!xfer__is_errno(res)) {
+    xfer__transfer_fail(m, e, xfer__code_of_call(res, XFERE_RECV_ERROR), "%s",
+                        res == XFER__EOPNOMEM ? "Out of memory for received data"
+                                              : xfer__err_text(res));
     return;
   }
   if (x->resp_bytes == 0 && xfer__transfer_can_retry(e)) {
@@ -375,5 +380,5 @@ void xfer__transfer_recv_error(struct xfer_multi *m, struct xfer_easy *e, int32_
     return;
   }
   xfer__transfer_fail(m, e, XFERE_RECV_ERROR, "Failure when receiving data from the peer: %s",
-                      strerror(-res));
+                      xfer__err_text(res));
 }

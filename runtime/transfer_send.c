@@ -104,7 +104,7 @@ void xfer__transfer_set_request(struct xfer_easy *e, const char *head, size_t le
 
 /* Fills upload_buf from the read callback: one chunk-framed piece when the
  * size is unknown, raw bytes otherwise. Returns bytes ready, or a negative
- * xfer_code with the error buffer set. */
+ * code (error.h) with the error buffer set. */
 static long fill_upload(struct xfer_multi *m, struct xfer_easy *e) {
   /* One read of 16 KiB per send, as libcurl's upload buffer default. The
    * second half of the buffer is where the read lands before framing. */
@@ -114,7 +114,7 @@ static long fill_upload(struct xfer_multi *m, struct xfer_easy *e) {
     e->upload_cap = 2 * piece + XFER__HTTP_CHUNK_OVERHEAD;
     e->upload_buf = xfer__malloc(e->upload_cap);
     if (!e->upload_buf)
-      return -XFERE_OUT_OF_MEMORY;
+      return -ENOMEM;
   }
   size_t want = piece;
   if (!x->body_chunked) {
@@ -129,15 +129,15 @@ static long fill_upload(struct xfer_multi *m, struct xfer_easy *e) {
   m->in_callback--;
   if (n == XFER_READFUNC_ABORT) {
     xfer__easy_error(e, "Operation aborted by the read callback");
-    return -XFERE_ABORTED_BY_CALLBACK;
+    return XFER__EABORTED;
   }
   if (n == XFER_READFUNC_PAUSE) {
     xfer__easy_error(e, "Pausing from the read callback is not supported yet");
-    return -XFERE_READ_ERROR;
+    return XFER__EREAD;
   }
   if (n > want) {
     xfer__easy_error(e, "Read callback returned %zu bytes, more than the %zu asked for", n, want);
-    return -XFERE_READ_ERROR;
+    return XFER__EREAD;
   }
   if (x->body_chunked) {
     if (n == 0)
@@ -147,7 +147,7 @@ static long fill_upload(struct xfer_multi *m, struct xfer_easy *e) {
   if (n == 0) {
     xfer__easy_error(e, "Read callback ended the upload %lld bytes short of its declared size",
                      (long long)(x->req_body_len - x->body_sent));
-    return -XFERE_READ_ERROR;
+    return XFER__EREAD;
   }
   if ((int64_t)(x->body_sent + (int64_t)n) == x->req_body_len)
     x->body_eof = 1;
@@ -178,7 +178,7 @@ static void send_next_piece(struct xfer_multi *m, struct xfer_easy *e) {
   }
   long n = fill_upload(m, e);
   if (n < 0) {
-    xfer__transfer_finish(m, e, (xfer_code)-n, 0);
+    xfer__transfer_finish(m, e, xfer__code_of((int)n, XFERE_READ_ERROR), 0);
     return;
   }
   struct xfer__conn *c = x->conn;
@@ -223,12 +223,12 @@ void xfer__transfer_sent(struct xfer_multi *m, struct xfer_easy *e, int32_t res)
   struct xfer__transfer *x = &e->x;
   struct xfer__conn *c = x->conn;
   if (res < 0) {
-    if (xfer__transfer_can_retry(e)) {
+    if (xfer__is_errno(res) && xfer__transfer_can_retry(e)) {
       xfer__transfer_retry(m, e);
       return;
     }
-    xfer__transfer_fail(m, e, XFERE_SEND_ERROR, "Failed sending the request: %s",
-                        strerror(-res));
+    xfer__transfer_fail(m, e, xfer__code_of_call(res, XFERE_SEND_ERROR),
+                        "Failed sending the request: %s", xfer__err_text(res));
     return;
   }
   size_t done = (size_t)res;

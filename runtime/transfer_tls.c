@@ -468,9 +468,9 @@ void xfer__tls_tx_done(struct xfer_multi *m, struct xfer_easy *e, int32_t res) {
   switch (e->x.state) {
   case XFER__ST_TLS:
     if (r < 0) {
-      xfer__transfer_fail(m, e, XFERE_SSL_CONNECT_ERROR,
+      xfer__transfer_fail(m, e, xfer__code_of_call((int)r, XFERE_SSL_CONNECT_ERROR),
                           "Failed sending the TLS handshake to %s: %s", e->x.url->host,
-                          strerror((int)-r));
+                          xfer__err_text((int)r));
       return;
     }
     step(m, e);
@@ -542,14 +542,14 @@ void xfer__tls_received(struct xfer_multi *m, struct xfer_easy *e, const struct 
   if (res < 0) {
     if (en->flags & XFER__CF_BUF)
       m->be->vt->release_buf(m->be, en->buf);
-    if (e->x.state == XFER__ST_TLS && res == -ENOMEM) {
+    if (e->x.state == XFER__ST_TLS && res == XFER__EOPNOMEM) {
       xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory receiving the TLS handshake");
       return;
     }
     if (e->x.state == XFER__ST_TLS) {
       xfer__transfer_fail(m, e, XFERE_SSL_CONNECT_ERROR,
                           "Connection to %s lost during the TLS handshake: %s", e->x.url->host,
-                          strerror(-res));
+                          xfer__err_text(res));
       return;
     }
     xfer__transfer_recv_error(m, e, res);

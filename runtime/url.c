@@ -8,6 +8,7 @@
  * bytes above 0x7F percent-encoded), so the request target it produces is
  * always a valid origin-form. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -60,13 +61,13 @@ static int parse_port(const char *s, size_t n, struct url_parts *p, const char *
     return 0;
   for (i = 0; i < n; i++) {
     if (!is_digit((unsigned char)s[i]))
-      return xfer__fail(errmsg, "Invalid port number in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Invalid port number in the URL", XFER__EURL);
     port = port * 10 + (uint32_t)(s[i] - '0');
     if (port > 65535)
-      return xfer__fail(errmsg, "Port number out of range in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Port number out of range in the URL", XFER__EURL);
   }
   if (port == 0)
-    return xfer__fail(errmsg, "Port number out of range in the URL", XFERE_URL_MALFORMAT);
+    return xfer__fail(errmsg, "Port number out of range in the URL", XFER__EURL);
   p->port = (uint16_t)port;
   p->explicit_port = 1;
   return 0;
@@ -75,7 +76,7 @@ static int parse_port(const char *s, size_t n, struct url_parts *p, const char *
 static int parse_authority(const char *s, size_t n, struct url_parts *p, const char **errmsg) {
   size_t i, host_end;
   if (memchr(s, '@', n))
-    return xfer__fail(errmsg, "Credentials in the URL are not supported", XFERE_URL_MALFORMAT);
+    return xfer__fail(errmsg, "Credentials in the URL are not supported", XFER__EURL);
   if (n > 0 && s[0] == '[') {
     /* An IPv6 literal; zone ids ("%25eth0") are not supported. The longest
      * text form of an IPv6 address is 45 characters (INET6_ADDRSTRLEN). */
@@ -83,33 +84,33 @@ static int parse_authority(const char *s, size_t n, struct url_parts *p, const c
     unsigned char bin[16];
     const char *close = memchr(s, ']', n);
     if (!close)
-      return xfer__fail(errmsg, "Unterminated IPv6 address in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Unterminated IPv6 address in the URL", XFER__EURL);
     p->host = s + 1;
     p->host_len = (size_t)(close - s) - 1;
     if (p->host_len == 0 || p->host_len >= sizeof text)
-      return xfer__fail(errmsg, "Invalid IPv6 address in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Invalid IPv6 address in the URL", XFER__EURL);
     memcpy(text, p->host, p->host_len);
     text[p->host_len] = '\0';
     if (inet_pton(AF_INET6, text, bin) != 1)
-      return xfer__fail(errmsg, "Invalid IPv6 address in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Invalid IPv6 address in the URL", XFER__EURL);
     p->is_ipv6 = 1;
     host_end = (size_t)(close - s) + 1;
     if (host_end < n && s[host_end] != ':')
       return xfer__fail(errmsg, "Invalid characters after the IPv6 address in the URL",
-                  XFERE_URL_MALFORMAT);
+                  XFER__EURL);
   } else {
     /* A host name or IPv4 address: letters, digits, '-', '.', '_'. No
      * percent-encoding and no non-ASCII (xfer has no IDN support). */
     for (i = 0; i < n && s[i] != ':'; i++) {
       unsigned char c = (unsigned char)s[i];
       if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_')
-        return xfer__fail(errmsg, "Invalid character in the URL host name", XFERE_URL_MALFORMAT);
+        return xfer__fail(errmsg, "Invalid character in the URL host name", XFER__EURL);
     }
     p->host = s;
     p->host_len = i;
     host_end = i;
     if (p->host_len == 0)
-      return xfer__fail(errmsg, "No host name in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "No host name in the URL", XFER__EURL);
   }
   if (host_end < n)
     return parse_port(s + host_end + 1, n - host_end - 1, p, errmsg);
@@ -121,11 +122,11 @@ static int split_url(const char *url, size_t len, struct url_parts *p, const cha
   size_t i, slen, start, auth_end;
   memset(p, 0, sizeof *p);
   if (len > MAX_URL_LEN)
-    return xfer__fail(errmsg, "The URL is too long", XFERE_URL_MALFORMAT);
+    return xfer__fail(errmsg, "The URL is too long", XFER__EURL);
   for (i = 0; i < len; i++) {
     unsigned char c = (unsigned char)url[i];
     if (c <= 0x20 || c == 0x7f)
-      return xfer__fail(errmsg, "Control character or space in the URL", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Control character or space in the URL", XFER__EURL);
   }
   /* As curl guesses: a scheme is a scheme token followed by ":/"; without
    * one ("localhost:8080/x", "example.com") the URL is taken as http. */
@@ -136,9 +137,9 @@ static int split_url(const char *url, size_t len, struct url_parts *p, const cha
       p->https = 1;
     else if (!xfer__view_is(url, slen, "http"))
       return xfer__fail(errmsg, "Unsupported protocol in the URL (only http and https)",
-                  XFERE_UNSUPPORTED_PROTOCOL);
+                  XFER__ESCHEME);
     if (slen + 2 >= len || url[slen + 2] != '/')
-      return xfer__fail(errmsg, "The URL must have \"//\" after the scheme", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "The URL must have \"//\" after the scheme", XFER__EURL);
     start = slen + 3;
   }
   for (auth_end = start; auth_end < len; auth_end++) {
@@ -147,7 +148,7 @@ static int split_url(const char *url, size_t len, struct url_parts *p, const cha
   }
   p->port = p->https ? 443 : 80;
   if (parse_authority(url + start, auth_end - start, p, errmsg) < 0)
-    return -XFERE_URL_MALFORMAT;
+    return XFER__EURL;
   p->path = url + auth_end;
   for (i = auth_end; i < len && url[i] != '?' && url[i] != '#'; i++)
     ;
@@ -232,7 +233,7 @@ static int build(struct xfer__url *u, const struct url_parts *p, const char **er
   size_t o = 0, target_len, host_len, i;
   char *b = xfer__malloc(cap), *target, *path_tmp;
   if (!b)
-    return xfer__fail(errmsg, "Out of memory while parsing the URL", XFERE_OUT_OF_MEMORY);
+    return xfer__fail(errmsg, "Out of memory while parsing the URL", -ENOMEM);
   memset(u, 0, sizeof *u);
   u->buf = b;
 
@@ -300,7 +301,7 @@ static int parse_n(struct xfer__url *u, const char *url, size_t len, const char 
 int xfer__url_parse(struct xfer__url *u, const char *url, const char **errmsg) {
   if (!url) {
     memset(u, 0, sizeof *u);
-    return xfer__fail(errmsg, "No URL set", XFERE_URL_MALFORMAT);
+    return xfer__fail(errmsg, "No URL set", XFER__EURL);
   }
   return parse_n(u, url, strlen(url), errmsg);
 }
@@ -332,7 +333,7 @@ int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base, const
   for (i = 0; i < ref_len; i++) {
     unsigned char c = (unsigned char)ref[i];
     if (c < 0x20 || c == 0x7f)
-      return xfer__fail(errmsg, "Control character in the redirect location", XFERE_URL_MALFORMAT);
+      return xfer__fail(errmsg, "Control character in the redirect location", XFER__EURL);
     if (c == '#')
       break; /* the fragment never reaches the server */
   }
@@ -343,7 +344,7 @@ int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base, const
    * a '/' is never taken for one. */
   if (slen > 0 && !xfer__view_is(ref, slen, "http") && !xfer__view_is(ref, slen, "https"))
     return xfer__fail(errmsg, "Redirect to an unsupported protocol (only http and https)",
-                XFERE_UNSUPPORTED_PROTOCOL);
+                XFER__ESCHEME);
 
   /* The absolute form of the reference is built as a URL string and then
    * parsed like any other: one validator, and dot segments are removed
@@ -352,7 +353,7 @@ int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base, const
   cap = strlen(base->full) + 3 * ref_len + 8;
   abs = xfer__malloc(cap);
   if (!abs)
-    return xfer__fail(errmsg, "Out of memory while resolving the redirect", XFERE_OUT_OF_MEMORY);
+    return xfer__fail(errmsg, "Out of memory while resolving the redirect", -ENOMEM);
 
   if (slen > 0) {
     o = put_ref(abs, ref, ref_len);

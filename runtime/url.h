@@ -19,8 +19,7 @@ struct xfer__url {
 
 /* Parses url into *u (which owns its memory afterwards). A URL without a
  * scheme is taken as http, as libcurl guesses. Returns 0, or
- * -XFERE_URL_MALFORMAT / -XFERE_UNSUPPORTED_PROTOCOL /
- * -XFERE_OUT_OF_MEMORY with *errmsg set to a sentence. On error *u holds
+ * XFER__EURL / XFER__ESCHEME / -ENOMEM (error.h) with *errmsg set to a sentence. On error *u holds
  * nothing to free. Rejects: control bytes or spaces, an empty or invalid
  * host, a port outside 1..65535, user credentials in the authority (not
  * supported: they would be silently dropped). */

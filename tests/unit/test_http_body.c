@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runtime/http.h"
+#include "runtime/error.h"
 
 /* Collects decoded spans, and can refuse them after a number of bytes. */
 struct sink {
@@ -35,7 +36,7 @@ static int collect(void *ctx, const char *data, size_t len) {
   s->len += len;
   s->calls++;
   if (s->fail_at && s->len >= s->fail_at)
-    return -XFERE_WRITE_ERROR;
+    return XFER__EWRITE;
   return 0;
 }
 
@@ -82,7 +83,7 @@ struct body_case {
   int64_t cl;
   const char *in;
   size_t len;
-  int rc;          /* 1 complete, 0 needs more, or -XFERE_... */
+  int rc;          /* 1 complete, 0 needs more, or a negative code (error.h) */
   const char *out; /* decoded bytes */
   size_t out_len;
   size_t consumed; /* total; for an error, the offset of the bad byte */
@@ -93,13 +94,13 @@ struct body_case {
 /* extra: bytes after the end of the body, left unconsumed. */
 #define DONE(name, f, cl, in, out, extra) {name, f, cl, S(in), 1, S(out), sizeof(in) - 1 - (extra), 0}
 #define MORE(name, f, cl, in, out, eof) {name, f, cl, S(in), 0, S(out), sizeof(in) - 1, eof}
-#define FAIL(name, in, code, out, at) {name, XFER__HTTP_BODY_CHUNKED, 0, S(in), -(code), S(out), at, 0}
+#define FAIL(name, in, code, out, at) {name, XFER__HTTP_BODY_CHUNKED, 0, S(in), code, S(out), at, 0}
 
 #define CH XFER__HTTP_BODY_CHUNKED
 #define LEN XFER__HTTP_BODY_LENGTH
-#define E56 XFERE_RECV_ERROR
-#define E8 XFERE_WEIRD_SERVER_REPLY
-#define E18 (-XFERE_PARTIAL_FILE)
+#define E56 XFER__EBADCHUNK /* RECV_ERROR to the user */
+#define E8 XFER__EMALFORMED /* WEIRD_SERVER_REPLY */
+#define E18 XFER__EPARTIAL /* PARTIAL_FILE */
 
 static const struct body_case cases[] = {
     /* Content-Length, close-delimited, none */
@@ -246,7 +247,7 @@ Test(http_body, on_data_error_stops_decoding) {
       struct outcome o;
       s.fail_at = 5;
       o = run_cuts(rows[r].f, 10, rows[r].in, len, &i, 1, NULL, &s);
-      cr_expect_eq(o.rc, -XFERE_WRITE_ERROR, "row %zu split %zu: rc %d", r, i, o.rc);
+      cr_expect_eq(o.rc, XFER__EWRITE, "row %zu split %zu: rc %d", r, i, o.rc);
       cr_expect_null(o.msg, "row %zu: the callback's error carries no sentence of ours", r);
       cr_expect_geq(s.len, (size_t)5);
       free(s.buf);
@@ -322,12 +323,12 @@ static int trailer_run(size_t nlines, size_t line_len, const struct xfer__http_l
 
 Test(http_body, m65_trailer_limits, .timeout = 120) {
   cr_expect_eq(trailer_run(1, 100 * 1024, NULL), 1, "a 100 KiB trailer line is fine");
-  cr_expect_eq(trailer_run(1, 100 * 1024 + 1, NULL), -XFERE_TOO_LARGE);
+  cr_expect_eq(trailer_run(1, 100 * 1024 + 1, NULL), XFER__ETOOLARGE);
   cr_expect_eq(trailer_run(5000, 8, NULL), 1, "5000 trailer lines are fine");
-  cr_expect_eq(trailer_run(5001, 8, NULL), -XFERE_TOO_LARGE);
+  cr_expect_eq(trailer_run(5001, 8, NULL), XFER__ETOOLARGE);
   /* 74 lines of 4 KiB + the final CRLF stay under 300 KiB; 76 do not. */
   cr_expect_eq(trailer_run(74, 4096, NULL), 1);
-  cr_expect_eq(trailer_run(76, 4096, NULL), -XFERE_RECV_ERROR);
+  cr_expect_eq(trailer_run(76, 4096, NULL), XFER__EHEADSIZE);
 }
 
 Test(http_body, small_limits_every_split_point) {
@@ -337,15 +338,15 @@ Test(http_body, small_limits_every_split_point) {
     int rc;
   } rows[] = {
       {"0\r\nA:1234567890123456\r\n\r\n", 1},                 /* a 20-byte trailer line */
-      {"0\r\nA:12345678901234567\r\n\r\n", -XFERE_TOO_LARGE}, /* 21 bytes */
+      {"0\r\nA:12345678901234567\r\n\r\n", XFER__ETOOLARGE}, /* 21 bytes */
       {"0\r\nA:1\r\nB:2\r\nC:3\r\n\r\n", 1},
-      {"0\r\nA:1\r\nB:2\r\nC:3\r\nD:4\r\n\r\n", -XFERE_TOO_LARGE},
+      {"0\r\nA:1\r\nB:2\r\nC:3\r\nD:4\r\n\r\n", XFER__ETOOLARGE},
       /* 3 lines of 20 bytes and the final CRLF: 62 bytes, over 60. */
       {"0\r\nA:1234567890123456\r\nB:1234567890123456\r\nC:1234567890123456\r\n\r\n",
-       -XFERE_RECV_ERROR},
+       XFER__EHEADSIZE},
       {"3;abcdefghijklmno\r\nabc\r\n0\r\n\r\n", 1}, /* a 19-byte size line */
       {"3;abcdefghijklmnop\r\nabc\r\n0\r\n\r\n", 1},  /* 20 bytes */
-      {"3;abcdefghijklmnopq\r\nabc\r\n0\r\n\r\n", -XFERE_TOO_LARGE}, /* 21 */
+      {"3;abcdefghijklmnopq\r\nabc\r\n0\r\n\r\n", XFER__ETOOLARGE}, /* 21 */
   };
   size_t r, i, len;
   for (r = 0; r < sizeof rows / sizeof rows[0]; r++) {
@@ -394,14 +395,14 @@ Test(http_body, chunk_error_sentences_say_chunk) {
     size_t used;
     xfer__http_body_init(&b, XFER__HTTP_BODY_CHUNKED, -1, NULL);
     cr_expect_eq(xfer__http_body_feed(&b, rows[i], strlen(rows[i]), &used, NULL, NULL, &msg),
-                 -XFERE_RECV_ERROR, "row %zu", i);
+                 XFER__EBADCHUNK, "row %zu", i);
     cr_expect(msg && strstr(msg, "chunk"), "row %zu: \"%s\"", i, msg ? msg : "");
   }
   {
     struct xfer__http_body b;
     const char *msg = NULL;
     xfer__http_body_init(&b, XFER__HTTP_BODY_CHUNKED, -1, NULL);
-    cr_expect_eq(xfer__http_body_eof(&b, &msg), -XFERE_PARTIAL_FILE);
+    cr_expect_eq(xfer__http_body_eof(&b, &msg), XFER__EPARTIAL);
     cr_expect(msg && strstr(msg, "chunk"));
   }
 }

@@ -22,6 +22,10 @@
 #define XFER__HTTP_MAX_HEAD (300u * 1024u)  /* all of one response's head */
 #define XFER__HTTP_MAX_LINE (100u * 1024u)  /* one head line */
 #define XFER__HTTP_MAX_HEADERS 5000u        /* header lines per response */
+/* The most header lines the codec can count: its resumable scan packs the
+ * count into 16 bits, one value kept free. XFEROPT_MAX_HEADER_COUNT accepts
+ * no more, so that every accepted value is honoured. */
+#define XFER__HTTP_MAX_HEADERS_CAP 65534u
 
 struct xfer__http_limits {
   size_t max_head;

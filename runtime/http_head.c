@@ -37,8 +37,8 @@ static void effective_limits(const struct xfer__http_limits *lim, struct scan_li
   l->max_headers = lim ? lim->max_headers : XFER__HTTP_MAX_HEADERS;
   if (l->max_head > INT32_MAX)
     l->max_head = INT32_MAX;
-  if (l->max_headers > 0xFFFEu)
-    l->max_headers = 0xFFFEu;
+  if (l->max_headers > XFER__HTTP_MAX_HEADERS_CAP) /* setopt refuses more; a direct caller */
+    l->max_headers = XFER__HTTP_MAX_HEADERS_CAP;
 }
 
 /* ---- Incremental scan for the end of the head ------------------------- */

@@ -207,7 +207,7 @@ static xfer_code set_long(struct xfer_easy *e, xfer_option opt, long v) {
     o->max_line = (size_t)v;
     return XFERE_OK;
   case XFEROPT_MAX_HEADER_COUNT:
-    if (v < 1 || v > 1000000)
+    if (v < 1 || v > (long)XFER__HTTP_MAX_HEADERS_CAP) /* more would not be honoured */
       return XFERE_BAD_FUNCTION_ARGUMENT;
     o->max_headers = (unsigned)v;
     return XFERE_OK;

@@ -529,7 +529,8 @@ typedef enum xfer_option {
    * transfer with XFERE_TOO_LARGE. Default 100 KiB (XFER_MAX_HTTP_HEADER). */
   XFEROPT_MAX_HEADER_LINE                  = 49002,
   /* long: the most header lines one response head may have; more fail the
-   * transfer with XFERE_TOO_LARGE. Default 5000. */
+   * transfer with XFERE_TOO_LARGE. Default 5000, at most 65534 (a larger
+   * value, or one below 1, is refused with XFERE_BAD_FUNCTION_ARGUMENT). */
   XFEROPT_MAX_HEADER_COUNT                 = 49003
 } xfer_option;
 

@@ -124,6 +124,7 @@ out:
 }
 
 Test(alloc_fail, every_allocation_point_fails_cleanly, .timeout = 240) {
+  xt_require_backend();
   struct ts_server *s = ts_start();
   cr_assert(s);
   char url[160], target[64];

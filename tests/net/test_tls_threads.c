@@ -80,6 +80,7 @@ out:
 }
 
 Test(tls_threads, threads_with_their_own_multis_share_nothing_but_the_library) {
+  xt_require_backend();
   certs = ts_certs_make();
   cr_assert(certs);
   ng = xt_tls_nginx(certs, "good", NULL, ca, sizeof ca);

@@ -4,10 +4,13 @@
 #include "nginx.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "testserver.h"
 
@@ -93,7 +96,42 @@ void xt_run(xfer_multi *m, struct xt_req *reqs, size_t n, int max_ms) {
     cr_assert(reqs[i].done, "request %zu never finished", i);
 }
 
+/* 0 when this process may create an io_uring, else the errno of
+ * io_uring_setup(2): ENOSYS (no kernel support, or seccomp returning it),
+ * EPERM (sysctl kernel.io_uring_disabled, a seccomp or LSM policy), ENOMEM
+ * (locked-memory limit). XT_URING_SETUP_ERRNO=<number> makes the probe
+ * answer that errno instead, so that the skip itself can be tested on a
+ * machine where io_uring works. */
+static int uring_setup_errno(void) {
+  const char *sim = getenv("XT_URING_SETUP_ERRNO");
+  if (sim && *sim)
+    return atoi(sim);
+#ifdef __NR_io_uring_setup
+  /* struct io_uring_params is 120 bytes; zeroed it asks for nothing. */
+  unsigned char params[120];
+  memset(params, 0, sizeof params);
+  long fd = syscall(__NR_io_uring_setup, 2, params);
+  if (fd < 0)
+    return errno;
+  close((int)fd);
+  return 0;
+#else
+  return ENOSYS;
+#endif
+}
+
+void xt_require_backend(void) {
+  const char *b = getenv("XFER_BACKEND");
+  if (!b || strcmp(b, "io_uring") != 0)
+    return;
+  int err = uring_setup_errno();
+  if (err)
+    cr_skip_test("io_uring is not available here: io_uring_setup(2) failed with %s (%s)",
+                 strerrorname_np(err) ? strerrorname_np(err) : "?", strerror(err));
+}
+
 xfer_multi *xt_multi(void) {
+  xt_require_backend();
   xfer_multi *m = xfer_multi_init();
   cr_assert(m, "xfer_multi_init failed (XFER_BACKEND=%s)",
             getenv("XFER_BACKEND") ? getenv("XFER_BACKEND") : "");

@@ -43,8 +43,13 @@ int xt_drive(xfer_multi *m, int max_ms);
 /* Adds every request, drives, and asserts each one finished. */
 void xt_run(xfer_multi *m, struct xt_req *reqs, size_t n, int max_ms);
 
-/* A multi on the backend of the XFER_BACKEND variable (ctest sets it). */
+/* A multi on the backend of the XFER_BACKEND variable (ctest sets it).
+ * Skips the test, naming the errno, when XFER_BACKEND=io_uring and the
+ * kernel refuses io_uring_setup(2) (seccomp, sysctl
+ * kernel.io_uring_disabled, ENOSYS). */
 xfer_multi *xt_multi(void);
+/* The same check alone, for tests that create their multis themselves. */
+void xt_require_backend(void);
 
 struct ts_server;
 /* The fixture most net suites share: a fresh test server and a multi. */

@@ -96,7 +96,7 @@ struct xfer__http_body {
 };
 
 /* Receives each span of decoded body bytes (a view into the input). Returns
- * 0 to go on or a negative xfer_code to stop decoding with that code. */
+ * 0 to go on or a negative code (error.h) to stop decoding with that code. */
 typedef int (*xfer__http_data_fn)(void *ctx, const char *data, size_t len);
 
 void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing framing,

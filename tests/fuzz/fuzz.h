@@ -11,11 +11,15 @@
 #ifndef XFER_TESTS_FUZZ_H
 #define XFER_TESTS_FUZZ_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The runtime's error space: negative errnos and the private codes. */
+#include "runtime/error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

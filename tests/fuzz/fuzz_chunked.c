@@ -128,7 +128,7 @@ static void decode(const char *in, size_t len, const size_t *cuts, size_t ncuts,
   }
   r->end = len;
   r->rc = xfer__http_body_eof(&b, &r->msg);
-  FUZZ_CHECK(r->rc == -XFERE_PARTIAL_FILE, "EOF inside a chunked body gave %d", r->rc);
+  FUZZ_CHECK(r->rc == XFER__EPARTIAL, "EOF inside a chunked body gave %d", r->rc);
 }
 
 static void same(const struct result *a, const struct result *b, const char *mode) {

@@ -126,7 +126,7 @@ static void parse_heads(struct run_state *st, struct outcome *o) {
     size_t hlen = (size_t)rc, end = st->hstart + hlen;
     st->head_total += hlen;
     if (st->head_total > 20u * st->lim->max_head) {
-      finish(st, o, -XFERE_RECV_ERROR, "total", 'H', 0);
+      finish(st, o, XFER__EHEADSIZE, "total", 'H', 0);
       return;
     }
     /* What follows the head stays in hbuf for the next head, or goes to
@@ -180,7 +180,7 @@ static void run(const char *stream, size_t len, const size_t *cuts, size_t ncuts
     } else {
       const char *msg = NULL;
       int rc = xfer__http_body_eof(&st.body, &msg);
-      FUZZ_CHECK(rc == 1 || (rc == -XFERE_PARTIAL_FILE && msg), "body_eof gave %d", rc);
+      FUZZ_CHECK(rc == 1 || (rc == XFER__EPARTIAL && msg), "body_eof gave %d", rc);
       finish(&st, o, rc, msg, 'E', len);
     }
   }
@@ -227,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t fail_after = fuzz_u16(&in);
   int fail_code = 0;
   if (flags & 2)
-    fail_code = (flags & 4) ? XFERE_WRITE_ERROR : -XFERE_WRITE_ERROR;
+    fail_code = (flags & 4) ? XFER__EWRITE : XFER__EABORTED;
   size_t cuts[MAX_CUTS];
   size_t ncuts = fuzz_u8(&in) % (MAX_CUTS + 1);
   uint16_t raw[MAX_CUTS];

@@ -95,8 +95,7 @@ static void round_trip(const struct xfer__url *u, const char *what) {
 }
 
 static void check_refusal(int rc, const char *msg, const struct xfer__url *u, const char *what) {
-  FUZZ_CHECK(rc == -XFERE_URL_MALFORMAT || rc == -XFERE_UNSUPPORTED_PROTOCOL ||
-                 rc == -XFERE_OUT_OF_MEMORY,
+  FUZZ_CHECK(rc == XFER__EURL || rc == XFER__ESCHEME || rc == -ENOMEM,
              "%s: code %d", what, rc);
   FUZZ_CHECK(msg != NULL && msg[0] != '\0', "%s: refused without a sentence", what);
   FUZZ_CHECK(u->buf == NULL, "%s: a refused URL owns memory", what);

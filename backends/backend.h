@@ -191,6 +191,12 @@ struct xfer__backend {
   const struct xfer__backend_vtable *vt;
   xfer__complete_fn complete;
   void *ctx;
+  /* Set by the runtime before each wait(): how many completions are worth
+   * waiting for together (1: the first), and for how long at most, in
+   * microseconds (XFERMOPT_BATCH_WAIT_US). A backend that cannot wait for
+   * several at once ignores both. */
+  unsigned batch;
+  unsigned batch_us;
 };
 
 extern const struct xfer__backend_vtable xfer__backend_poll;

@@ -367,6 +367,26 @@ static void uring_close_fd(struct xfer__backend *be, int fd) {
 
 /* ---- completions ---- */
 
+/* Waits for u->base.batch completions, for at most u->base.batch_us, as a
+ * network card moderates its interrupts: with many transfers running, each
+ * wake-up then serves several answers instead of one, and the sleeps and
+ * wake-ups per request fall (with DEFER_TASKRUN the kernel does not even
+ * wake us before the count is reached). Returns 1 when completions came
+ * (*rc set), 0 when the window passed empty: the caller then waits for the
+ * first completion as usual, so an idle multi costs one extra enter per
+ * wait and never spins. */
+static int batched_wait(struct uring_backend *u, int *rc) {
+  struct __kernel_timespec ts = {0, (long long)u->base.batch_us * 1000};
+  struct io_uring_cqe *cqe;
+
+  ts.tv_sec = ts.tv_nsec / 1000000000;
+  ts.tv_nsec %= 1000000000;
+  *rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, u->base.batch, &ts, NULL);
+  if (*rc == -ETIME || *rc == -EINTR || *rc == -EAGAIN || *rc == -EBUSY)
+    *rc = 0;
+  return *rc < 0 || io_uring_cq_ready(&u->ring) > 0;
+}
+
 static void put_back(struct uring_backend *u, void *buf) {
   (void)xfer__uring_buf_put(&u->b, buf);
 }
@@ -500,6 +520,10 @@ static int enter(struct uring_backend *u, int t) {
     /* GETEVENTS without waiting: with DEFER_TASKRUN that is what runs the
      * completion work and posts its CQEs. */
     rc = io_uring_submit_and_get_events(&u->ring);
+  } else if (u->base.batch > 1 && u->base.batch_us > 0 &&
+             (t < 0 || (long long)t * 1000 > (long long)u->base.batch_us) &&
+             batched_wait(u, &rc)) {
+    /* Something came within the batch window. */
   } else if (t < 0) {
     rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, NULL, NULL);
   } else {

@@ -66,6 +66,7 @@ xfer_multi *xfer_multi_init(void) {
     return NULL;
   }
   m->timer_when = UINT64_MAX; /* nothing told to a timer callback yet */
+  m->batch_wait_us = XFER__BATCH_WAIT_US_DEFAULT;
   m->sock_epfd = -1;
   static atomic_uint_fast64_t next_id = 1;
   m->id = atomic_fetch_add(&next_id, 1);
@@ -462,6 +463,14 @@ xfer_mcode xfer_multi_setopt(xfer_multi *m, xfer_moption opt, ...) {
       rc = XFERM_BAD_FUNCTION_ARGUMENT;
     else
       m->announce_wakeup = (unsigned)v;
+    break;
+  }
+  case XFERMOPT_BATCH_WAIT_US: {
+    long v = va_arg(ap, long);
+    if (v < 0 || v > XFER__BATCH_WAIT_US_MAX)
+      rc = XFERM_BAD_FUNCTION_ARGUMENT;
+    else
+      m->batch_wait_us = (unsigned)v;
     break;
   }
   case XFERMOPT_SINGLE_FD: {

@@ -581,7 +581,18 @@ typedef enum xfer_moption {
    * ends when nothing is watched ends; with 1, xfer_multi_wakeup() and
    * xfer_multi_post() from other threads also wake an idle multi's loop,
    * which then never runs empty. */
-  XFERMOPT_ANNOUNCE_WAKEUP                 = 40002
+  XFERMOPT_ANNOUNCE_WAKEUP                 = 40002,
+
+  /* long, microseconds, 0 to 1000000 (default 50): how long a wait may hold
+   * on to early completions while more are on their way, as a network
+   * card's interrupt moderation does. While many transfers run (16 or
+   * more), the io_uring backend waits for one completion per 8 running
+   * transfers (at most 16) instead of the first one, for at most this
+   * long, and then takes what has come: fewer sleeps and wake-ups per
+   * request, at most this much added to a response's latency. 0 turns it
+   * off. The readiness backends (poll, epoll) have nothing to wait for in
+   * bulk and ignore it. */
+  XFERMOPT_BATCH_WAIT_US                   = 40003
 } xfer_moption;
 
 /* Values of XFERMOPT_BACKEND. AUTO picks the best that works on this system,

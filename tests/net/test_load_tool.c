@@ -83,6 +83,8 @@ Test(load_tool, bad_arguments_exit_two) {
   cr_assert_eq(run("--body", "/nonexistent/file", NULL), 2);
   cr_assert_eq(run("--timeout", "0", NULL), 2);
   cr_assert_eq(run("--no-such-flag", NULL), 2);
+  cr_assert_eq(run("--batch-wait", "2s", NULL), 2);
+  cr_assert_eq(run("--batch-wait", "-1", NULL), 2);
 }
 
 Test(load_tool, method_headers_and_body_reach_the_server) {

@@ -565,3 +565,80 @@ Test(multi_wait, timeout_never_exceeds_the_transfer_timeout) {
   cr_assert_lt(dt, 3000);
   xt_req_free(&q);
 }
+
+/* ---- XFERMOPT_BATCH_WAIT_US ---- */
+
+Test(multi_wait, batch_wait_takes_zero_to_a_second) {
+  cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_BATCH_WAIT_US, 0L), XFERM_OK);
+  cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_BATCH_WAIT_US, 1000000L), XFERM_OK);
+  cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_BATCH_WAIT_US, -1L), XFERM_BAD_FUNCTION_ARGUMENT);
+  cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_BATCH_WAIT_US, 1000001L),
+               XFERM_BAD_FUNCTION_ARGUMENT);
+}
+
+#define STALLED 31
+
+/* Milliseconds from adding one quick transfer to its done message, while
+ * STALLED others wait on a server that does not answer them: 32 running,
+ * so io_uring waits for 32 / 8 = 4 completions at a time, for at most the
+ * window. */
+static uint64_t quick_among_stalled(long window_us) {
+  cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_BATCH_WAIT_US, window_us), XFERM_OK);
+  route_idle("/idle");
+  struct xt_req stalled[STALLED], quick;
+  for (int i = 0; i < STALLED; i++) {
+    req(&stalled[i], "/idle");
+    cr_assert_eq(xfer_multi_add_handle(multi, stalled[i].e), XFERM_OK);
+  }
+  /* Every stalled request at the server first, so that what follows waits
+   * only for the quick one's completions. Bounded. */
+  uint64_t end = xt_now_ms() + 20000;
+  while (ts_requests(srv) < STALLED) {
+    cr_assert_eq(xfer_multi_perform(multi, NULL), XFERM_OK);
+    cr_assert(xt_now_ms() < end, "only %u of %d requests reached the server",
+              (unsigned)ts_requests(srv), STALLED);
+    cr_assert_eq(xfer_multi_poll(multi, NULL, 0, 20, NULL), XFERM_OK);
+  }
+  req(&quick, "/bytes/5");
+  uint64_t t0 = xt_now_ms();
+  cr_assert_eq(xfer_multi_add_handle(multi, quick.e), XFERM_OK);
+  int done = 0;
+  while (!done) {
+    cr_assert_eq(xfer_multi_perform(multi, NULL), XFERM_OK);
+    xfer_msg *msg;
+    int left;
+    while ((msg = xfer_multi_info_read(multi, &left)) != NULL) {
+      cr_assert_eq(msg->easy_handle, quick.e, "a stalled transfer ended");
+      cr_assert_eq(msg->data.result, XFERE_OK, "%s", quick.err);
+      done = 1;
+    }
+    cr_assert(xt_now_ms() - t0 < 10000, "the quick transfer never finished");
+    if (!done)
+      cr_assert_eq(xfer_multi_poll(multi, NULL, 0, 1000, NULL), XFERM_OK);
+  }
+  uint64_t dt = xt_now_ms() - t0;
+  xt_assert_pattern(&quick.body, 5);
+  xt_req_free(&quick);
+  for (int i = 0; i < STALLED; i++)
+    xt_req_free(&stalled[i]);
+  return dt;
+}
+
+/* io_uring holds an answer for at most the window when fewer than a batch
+ * come, and the window is the option's: with 300 ms the quick transfer
+ * takes at least one window (its answer waits for three more completions
+ * that never come) and at most one per completion it has (connect, send,
+ * answer) plus slack. With 0, and on the readiness backends, it is quick. */
+Test(multi_wait, batch_wait_holds_an_answer_at_most_the_window) {
+  uint64_t dt = quick_among_stalled(300000L);
+  if (strcmp(xfer_multi_backend(multi), "io_uring") == 0)
+    cr_assert(dt >= 290 && dt < 3 * 300 + 2000, "%llu ms with a 300 ms window",
+              (unsigned long long)dt);
+  else
+    cr_assert_lt(dt, 250, "%llu ms on a backend that does not batch", (unsigned long long)dt);
+}
+
+Test(multi_wait, batch_wait_zero_takes_each_answer_at_once) {
+  uint64_t dt = quick_among_stalled(0L);
+  cr_assert_lt(dt, 250, "%llu ms without batching", (unsigned long long)dt);
+}

@@ -156,6 +156,11 @@ static int setup_multi(xfer_multi *m, const struct load_options *o, long slots)
             xfer_multi_strerror(mc));
     return -1;
   }
+  if (o->batch_wait_us >= 0 &&
+      xfer_multi_setopt(m, XFERMOPT_BATCH_WAIT_US, o->batch_wait_us) != XFERM_OK) {
+    fprintf(stderr, "xfer-load: the library refused --batch-wait\n");
+    return -1;
+  }
   /* The pool must keep every idle connection, or a handle re-added a moment
    * later would have to open a new one. The result is not checked: the
    * pool's own default may already be large enough, and the connection

@@ -61,6 +61,8 @@ struct load_options {
   const char *cacert;
   /* -q: no progress lines while the load runs. */
   int quiet;
+  /* --batch-wait: XFERMOPT_BATCH_WAIT_US, or -1 for the library's default. */
+  long batch_wait_us;
 };
 
 /* Fills o from argv (and reads --body's file). Returns 0 to run, 1 when

@@ -43,7 +43,7 @@ static void usage(FILE *f)
           "                        fixed schedule; latency counts from each request's\n"
           "                        scheduled time (wrk2's correction)\n"
           "  -n, --requests N      stop after N requests\n"
-          "  -d, --duration T      stop after T seconds (default %g; suffixes ms, s, m, h)\n"
+          "  -d, --duration T      stop after T seconds (default %g; suffixes us, ms, s, m, h)\n"
           "  -m, --method NAME     request method (default GET, or POST with --body)\n"
           "  -H, --header 'N: V'   add a request header line (repeatable)\n"
           "      --body FILE       send FILE's bytes as every request's body\n"
@@ -53,6 +53,8 @@ static void usage(FILE *f)
           "      --json FILE       also write every figure and the latency histogram\n"
           "                        as JSON to FILE ('-' for stdout); runs written so\n"
           "                        add up exactly with: xfer-load merge FILE...\n"
+          "      --batch-wait T    how long io_uring may hold early answers while more\n"
+          "                        are due (XFERMOPT_BATCH_WAIT_US; default 50us, 0: off)\n"
           "      --backend NAME    I/O backend: poll, epoll, io_uring (default: the\n"
           "                        library's choice, see XFER_BACKEND)\n"
           "  -q, --quiet           no progress lines on stderr while the load runs\n"
@@ -103,6 +105,8 @@ static int parse_duration(const char *s, double *out)
     return -1;
   if (strcmp(end, "ms") == 0)
     v /= 1000.0;
+  else if (strcmp(end, "us") == 0)
+    v /= 1e6;
   else if (strcmp(end, "m") == 0)
     v *= 60.0;
   else if (strcmp(end, "h") == 0)
@@ -204,7 +208,8 @@ enum {
   OPT_MAX_ERRORS,
   OPT_JSON,
   OPT_CPUS,
-  OPT_RATE
+  OPT_RATE,
+  OPT_BATCH_WAIT
 };
 
 /* "0,2,4-7": CPU numbers and ranges, into o->cpus. */
@@ -258,6 +263,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
       {"threads", required_argument, NULL, 't'},
       {"cpus", required_argument, NULL, OPT_CPUS},
       {"rate", required_argument, NULL, OPT_RATE},
+      {"batch-wait", required_argument, NULL, OPT_BATCH_WAIT},
       /* Runs only the built-in server, for measuring other clients against
        * it; left out of --help as it is not part of load testing proper. */
       {"serve-only", no_argument, NULL, OPT_SERVE_ONLY},
@@ -269,6 +275,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
   o->threads = 1;
   o->backend = XFER_BACKEND_AUTO;
   o->backend_name = "auto";
+  o->batch_wait_us = -1;
 
   /* Messages are ours, so that each says what was expected. */
   opterr = 0;
@@ -332,6 +339,17 @@ int options_parse(int argc, char **argv, struct load_options *o)
         return bad("%s needs a time from 1ms to 24h such as 2s or 500ms, not '%s'", "--timeout",
                    optarg);
       o->timeout_ms = (long)(timeout_s * 1000.0 + 0.5);
+      break;
+    case OPT_BATCH_WAIT:
+      /* 0 is allowed here (it turns batching off), unlike in --timeout. */
+      if (strcmp(optarg, "0") == 0) {
+        o->batch_wait_us = 0;
+      } else if (parse_duration(optarg, &timeout_s) < 0 || timeout_s > 1.0) {
+        return bad("%s needs a time from 0 to 1s such as 50us, 0.1ms or 0, not '%s'",
+                   "--batch-wait", optarg);
+      } else {
+        o->batch_wait_us = (long)(timeout_s * 1e6 + 0.5);
+      }
       break;
     case OPT_JSON:
       o->json = optarg;

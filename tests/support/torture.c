@@ -2,6 +2,7 @@
 #include "torture.h"
 
 #include <criterion/criterion.h>
+#include <execinfo.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,13 @@ static int should_fail(void) {
   long n = atomic_fetch_add(&calls, 1) + 1;
   if (n == atomic_load(&fail_at)) {
     atomic_store(&hit, 1);
+    if (getenv("XFER_TORTURE_TRACE")) {
+      /* Where the refused allocation was asked for, to find the code that
+       * mishandled it (build with frame pointers or debug info). */
+      void *frames[16];
+      fprintf(stderr, "torture: allocation %ld refused here:\n", n);
+      backtrace_symbols_fd(frames, backtrace(frames, 16), 2);
+    }
     return 1;
   }
   return 0;

@@ -22,7 +22,8 @@
  *   XFER_TORTURE_MAX=N    at most N points per scenario (either mode);
  *   XFER_TORTURE_STEP=S   every Sth point (S >= 1), overriding the spread;
  *   XFER_TORTURE_START=F  the first point (default 1), so that S jobs with
- *                         STEP=S and START=1..S share the points out.
+ *                         STEP=S and START=1..S share the points out;
+ *   XFER_TORTURE_TRACE=1  print the call stack of each refused allocation.
  * One line per scenario on stderr names its points and runs:
  *   "torture NAME: allocations=A points=P runs=R failed=F tolerated=T full=0|1"
  * where A is the untouched run's allocations, P the largest point reached,

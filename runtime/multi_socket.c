@@ -246,6 +246,12 @@ static int announce(struct xfer_multi *m, int fd, int expire) {
 
 static void lost(struct xfer_multi *m) {
   m->socks_lost = 0;
+  /* Under XFERMOPT_SINGLE_FD without a set of the multi's own, no
+   * transfer's fd is tracked one by one: a note that failed before the
+   * mode was switched on (the wakeup fd's, when the socket callback was
+   * set first) concerns none of the transfers, which must not fail. */
+  if (!tracking(m))
+    return;
   struct xfer__queue *q, *next;
   for (q = m->easies.next; q != &m->easies; q = next) {
     next = q->next;

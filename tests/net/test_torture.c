@@ -420,3 +420,22 @@ Test(torture, event_api) {
   b.event = 1;
   torture("event", &b);
 }
+
+/* The same under XFERMOPT_SINGLE_FD: the host watches one fd for all. The
+ * poll backend has no kernel set to stand for its fds and refuses the mode,
+ * which is all there is to check there. */
+Test(torture, event_api_single_fd) {
+  const char *be = getenv("XFER_BACKEND");
+  if (be && strcmp(be, "poll") == 0) {
+    xfer_multi *m = xt_multi();
+    cr_assert_eq(xfer_multi_setopt(m, XFERMOPT_SINGLE_FD, 1L), XFERM_BAD_FUNCTION_ARGUMENT);
+    xfer_multi_cleanup(m);
+    return;
+  }
+  static struct batch b;
+  add_get(&b, srv, 3000, "bytes");
+  add_post(&b, 5000);
+  b.waves = 1;
+  b.event = 2;
+  torture("event_single_fd", &b);
+}

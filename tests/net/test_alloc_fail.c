@@ -81,7 +81,10 @@ Test(alloc_fail, every_allocation_point_fails_cleanly) {
   unsetenv("XFER_TORTURE_MAX");
   unsetenv("XFER_TORTURE_STEP");
   unsetenv("XFER_TORTURE_START");
-  xt_torture("get_redirect", run_once, url, &st);
+  char name[64];
+  snprintf(name, sizeof name, "get_redirect.%s",
+           getenv("XFER_BACKEND") ? getenv("XFER_BACKEND") : "auto");
+  xt_torture(name, run_once, url, &st);
   cr_assert(st.full, "the scenario never ran without a failure");
   cr_assert_gt(st.points, 10, "only %ld allocations: the hooks are not on the path", st.points);
   ts_stop(s);

@@ -235,6 +235,8 @@ table=$(awk -F'\t' -v rows="$ROWS" -v sizes="$(for r in $ROWS; do read -r _ _ _ 
   }' "$out/rows.tsv")
 echo "$table" | tee "$out/summary.md"
 
+# The soak section (perf/soak.sh's figures, written by hand) is kept.
+soak=$(sed -n '/^## Soak/,$p' docs/benchmarks.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
   echo
@@ -261,5 +263,9 @@ echo "$table" | tee "$out/summary.md"
   echo "libcurl $(curl-config --version 2>/dev/null | awk '{print $2}'), OpenSSL $(openssl version | awk '{print $2}')."
   echo
   echo "Reproduce: \`REPS=$REPS SECS=$SECS perf/compare.sh\` (raw outputs in \`build/perf/results/\`)."
+  if [ -n "$soak" ]; then
+    echo
+    echo "$soak"
+  fi
 } > docs/benchmarks.md
 echo "compare: wrote docs/benchmarks.md; raw outputs in $out" >&2

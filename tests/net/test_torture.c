@@ -48,12 +48,16 @@ struct job {
   char url[256];
   const char *post;    /* request body (POSTFIELDS), or NULL for a GET */
   size_t post_len;
+  int copy;            /* the body through COPYPOSTFIELDS (the library copies it) */
+  int upload;          /* the body through READFUNCTION: a chunked upload */
+  const char *header;  /* one more request line (HTTPHEADER), or NULL */
   int follow;          /* XFEROPT_FOLLOWLOCATION */
   char resolve[128];   /* one XFEROPT_RESOLVE line, or "" */
   size_t expect;       /* pattern bytes of the answer; with post: echo */
   /* per run */
   xfer_easy *e;
-  struct xfer_slist *rlist;
+  struct xfer_slist *rlist, *hlist;
+  size_t read_pos;
   struct xt_buf body;
   int added, done, oom;
   xfer_code result;
@@ -133,11 +137,24 @@ static xfer_mcode host_turn(struct host *h) {
 
 /* ---- one batch, one run ---------------------------------------------------- */
 
+/* READFUNCTION of an upload: the body in pieces of at most 1,000 bytes. */
+static size_t read_body(char *buf, size_t size, size_t nitems, void *ud) {
+  struct job *j = ud;
+  size_t n = size * nitems;
+  if (n > 1000)
+    n = 1000;
+  if (n > j->post_len - j->read_pos)
+    n = j->post_len - j->read_pos;
+  memcpy(buf, j->post + j->read_pos, n);
+  j->read_pos += n;
+  return n;
+}
+
 /* Sets up job j on a fresh easy handle; 0 when an allocation failure stopped
  * it (the job then counts as the one the failure cost). */
 static int job_setup(struct job *j) {
   memset(&j->body, 0, sizeof j->body);
-  j->rlist = NULL;
+  j->rlist = j->hlist = NULL;
   j->added = j->done = j->oom = 0;
   j->result = (xfer_code)-1;
   j->e = xfer_easy_init();
@@ -154,9 +171,24 @@ static int job_setup(struct job *j) {
   xfer_easy_setopt(j->e, XFEROPT_ERRORBUFFER, j->err);
   if (j->follow)
     xfer_easy_setopt(j->e, XFEROPT_FOLLOWLOCATION, 1L);
-  if (j->post) {
+  if (j->post && j->upload) {
+    xfer_easy_setopt(j->e, XFEROPT_POST, 1L);
+    xfer_easy_setopt(j->e, XFEROPT_READFUNCTION, read_body);
+    xfer_easy_setopt(j->e, XFEROPT_READDATA, j);
+  } else if (j->post) {
     xfer_easy_setopt(j->e, XFEROPT_POSTFIELDSIZE, (long)j->post_len);
-    if (!xt_oom_code(xfer_easy_setopt(j->e, XFEROPT_POSTFIELDS, j->post), "setopt POSTFIELDS"))
+    if (!xt_oom_code(xfer_easy_setopt(j->e, j->copy ? XFEROPT_COPYPOSTFIELDS : XFEROPT_POSTFIELDS,
+                                      j->post),
+                     "setopt POSTFIELDS"))
+      return 0;
+  }
+  if (j->header) {
+    j->hlist = xfer_slist_append(NULL, j->header);
+    if (!j->hlist) {
+      cr_assert(xt_torture_hit(), "xfer_slist_append gave NULL with no allocation failing");
+      return 0;
+    }
+    if (!xt_oom_code(xfer_easy_setopt(j->e, XFEROPT_HTTPHEADER, j->hlist), "setopt HTTPHEADER"))
       return 0;
   }
   if (j->resolve[0]) {
@@ -177,7 +209,31 @@ static void job_check(const struct job *j) {
     xt_assert_pattern(&j->body, j->expect);
     return;
   }
-  /* /echo answers with the whole request: its body is the tail. */
+  /* /echo answers with the whole request, head then body. */
+  const char *end = j->body.data ? strstr(j->body.data, "\r\n\r\n") : NULL;
+  cr_assert(end, "no request head in the echo");
+  if (j->header)
+    cr_assert(memmem(j->body.data, (size_t)(end - j->body.data), j->header, strlen(j->header)),
+              "the echoed head lacks %s", j->header);
+  if (j->upload) {
+    /* Decoded strictly: hex size, CRLF, data, CRLF, ..., "0" CRLF CRLF. */
+    const char *p = end + 4, *lim = j->body.data + j->body.len;
+    size_t got = 0;
+    for (;;) {
+      char *after;
+      unsigned long n = strtoul(p, &after, 16);
+      cr_assert(after > p && after + 2 <= lim && memcmp(after, "\r\n", 2) == 0, "bad chunk");
+      p = after + 2;
+      if (n == 0)
+        break;
+      cr_assert((size_t)(lim - p) >= n + 2 && got + n <= j->post_len, "chunk past the body");
+      cr_assert(memcmp(p, j->post + got, n) == 0, "chunk bytes differ at %zu", got);
+      got += n;
+      p += n + 2;
+    }
+    cr_assert_eq(got, j->post_len, "uploaded %zu bytes, not %zu", got, j->post_len);
+    return;
+  }
   cr_assert_geq(j->body.len, j->post_len, "echo of %zu bytes for a %zu-byte body", j->body.len,
                 j->post_len);
   cr_assert(memcmp(j->body.data + j->body.len - j->post_len, j->post, j->post_len) == 0,
@@ -256,6 +312,7 @@ static int run_batch(void *arg) {
         continue;
       j->done = 0;
       j->body.len = 0;
+      j->read_pos = 0;
       if (xt_oom_mcode(xfer_multi_add_handle(m, j->e), "add_handle")) {
         j->added = 1;
         pending++;
@@ -298,6 +355,7 @@ static int run_batch(void *arg) {
       xfer_multi_remove_handle(m, j->e);
     xfer_easy_cleanup(j->e);
     xfer_slist_free_all(j->rlist);
+    xfer_slist_free_all(j->hlist);
     xt_buf_free(&j->body);
   }
   xfer_multi_cleanup(m);
@@ -351,9 +409,16 @@ Test(torture, get) {
   torture("get", &b);
 }
 
+/* A body from memory, one the library copies (with a header of the
+ * caller's), and a chunked upload from a read callback. */
 Test(torture, post) {
   static struct batch b;
   add_post(&b, 20000);
+  struct job *j = add_post(&b, 3000);
+  j->copy = 1;
+  j->header = "X-Torture: copied";
+  j = add_post(&b, 5000);
+  j->upload = 1;
   b.waves = 1;
   torture("post", &b);
 }

@@ -33,20 +33,25 @@ TestSuite(load_tool, .init = setup, .fini = teardown);
 
 static char out[OUTCAP];
 
-/* Runs xfer-load with the NULL-terminated arguments; returns its exit code. */
-static int run(const char *first, ...) {
-  char *argv[32];
-  int n = 0;
-  argv[n++] = (char *)XFER_LOAD_BIN;
-  va_list ap;
-  va_start(ap, first);
+/* Runs argv[0..n) followed by the NULL-terminated arguments of ap; returns
+ * the exit code, with its stdout in out. */
+static int run_argv(char **argv, int n, const char *first, va_list ap) {
   for (const char *a = first; a; a = va_arg(ap, const char *)) {
     cr_assert(n < 31);
     argv[n++] = (char *)a;
   }
-  va_end(ap);
   argv[n] = NULL;
   return ts_proc_run(argv, NULL, out, sizeof out, 60000);
+}
+
+/* Runs xfer-load with the NULL-terminated arguments; returns its exit code. */
+static int run(const char *first, ...) {
+  char *argv[32] = {(char *)XFER_LOAD_BIN};
+  va_list ap;
+  va_start(ap, first);
+  int rc = run_argv(argv, 1, first, ap);
+  va_end(ap);
+  return rc;
 }
 
 static char *url(const char *path) {
@@ -136,21 +141,13 @@ Test(load_tool, several_urls_are_taken_in_turn) {
 /* Runs xfer-load with the NULL-terminated arguments and its stdout thrown
  * away; its stderr (where progress goes) is captured into out instead. */
 static int run_stderr(const char *first, ...) {
-  char *argv[32];
-  int n = 0;
-  argv[n++] = (char *)"/bin/sh";
-  argv[n++] = (char *)"-c";
-  argv[n++] = (char *)"exec \"$0\" \"$@\" 2>&1 >/dev/null";
-  argv[n++] = (char *)XFER_LOAD_BIN;
+  char *argv[32] = {(char *)"/bin/sh", (char *)"-c", (char *)"exec \"$0\" \"$@\" 2>&1 >/dev/null",
+                    (char *)XFER_LOAD_BIN};
   va_list ap;
   va_start(ap, first);
-  for (const char *a = first; a; a = va_arg(ap, const char *)) {
-    cr_assert(n < 31);
-    argv[n++] = (char *)a;
-  }
+  int rc = run_argv(argv, 4, first, ap);
   va_end(ap);
-  argv[n] = NULL;
-  return ts_proc_run(argv, NULL, out, sizeof out, 60000);
+  return rc;
 }
 
 /* Off a terminal, progress is one plain line a second on stderr, with the

@@ -314,19 +314,6 @@ static void generate(enum gen gen, struct gbuf *g) {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int contains_nocase(const char *hay, const char *needle) {
-  size_t n = strlen(needle);
-  for (const char *p = hay; *p; p++) {
-    size_t i = 0;
-    /* ASCII letters only differ in bit 0x20; the needles are words. */
-    while (i < n && p[i] && (p[i] | 0x20) == (needle[i] | 0x20))
-      i++;
-    if (i == n)
-      return 1;
-  }
-  return 0;
-}
-
 /* Routes `path` to the raw response followed by the case's closing step. */
 static void route_case(struct ts_server *srv, const char *path, const char *raw, size_t len,
                        enum end_step end) {
@@ -424,7 +411,7 @@ static void run_case(const struct mcase *c, int bytewise) {
   if (c->code != XFERE_OK) {
     cr_assert_gt(strlen(bad->err), 0, "%s (%s): empty error buffer", c->name, dname);
     if (c->word)
-      cr_assert(contains_nocase(bad->err, c->word), "%s (%s): \"%s\" does not mention \"%s\"",
+      cr_assert(xt_contains_nocase(bad->err, c->word), "%s (%s): \"%s\" does not mention \"%s\"",
                 c->name, dname, bad->err, c->word);
   } else {
     cr_assert_eq(bad->err[0], '\0', "%s (%s): error buffer set on success: \"%s\"", c->name,

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "testserver.h"
 #include "xtest.h"
 
@@ -28,57 +29,10 @@ static void teardown(void) {
 
 TestSuite(timeout, .init = setup, .fini = teardown, .timeout = 60);
 
-/* A request plus the wall-clock milliseconds from its add to its message. */
-struct treq {
-  struct xt_req r;
-  uint64_t added;
-  uint64_t elapsed;
-};
+/* Requests are tests/support/fault.h's: an xt_req with the milliseconds
+ * from its add to its done message, stamped by ft_drive(). */
 
-static void treq_init(struct treq *t, const char *path) {
-  char url[160];
-  ts_url(srv, path, url, sizeof url);
-  xt_req_init(&t->r, url);
-  t->elapsed = UINT64_MAX;
-}
-
-static void treq_add(struct treq *t) {
-  t->added = xt_now_ms();
-  cr_assert_eq(xfer_multi_add_handle(multi, t->r.e), XFERM_OK);
-}
-
-/* Drives until nothing runs (bounded), stamping each request's elapsed time
- * when its message is read. The xt_req is the first member of struct treq,
- * so PRIVATE (set by xt_req_init) leads back to the treq. */
-static void drive(int max_ms) {
-  uint64_t end = xt_now_ms() + (uint64_t)max_ms;
-  for (;;) {
-    int running = 0;
-    cr_assert_eq(xfer_multi_perform(multi, &running), XFERM_OK);
-    xfer_msg *msg;
-    int left;
-    while ((msg = xfer_multi_info_read(multi, &left))) {
-      struct xt_req *r = NULL;
-      xfer_easy_getinfo(msg->easy_handle, XFERINFO_PRIVATE, &r);
-      cr_assert(r);
-      struct treq *t = (struct treq *)r;
-      t->elapsed = xt_now_ms() - t->added;
-      r->done = 1;
-      r->result = msg->data.result;
-    }
-    if (running == 0)
-      return;
-    cr_assert(xt_now_ms() < end, "transfers still running after %d ms", max_ms);
-    cr_assert_eq(xfer_multi_poll(multi, NULL, 0, 100, NULL), XFERM_OK);
-  }
-}
-
-static void treq_free(struct treq *t) {
-  xfer_multi_remove_handle(multi, t->r.e);
-  xt_req_free(&t->r);
-}
-
-static void assert_timed_out(const struct treq *t, uint64_t lo, uint64_t hi) {
+static void assert_timed_out(const struct ft_req *t, uint64_t lo, uint64_t hi) {
   cr_assert(t->r.done);
   cr_assert_eq(t->r.result, XFERE_OPERATION_TIMEDOUT, "code %d (%s)", t->r.result, t->r.err);
   cr_assert(t->elapsed >= lo && t->elapsed <= hi, "timed out after %llu ms, expected %llu..%llu",
@@ -87,29 +41,29 @@ static void assert_timed_out(const struct treq *t, uint64_t lo, uint64_t hi) {
 }
 
 Test(timeout, total_timeout_while_waiting_for_the_head) {
-  struct treq slow, sib;
-  treq_init(&slow, "/delay/5000/10");
-  treq_init(&sib, "/delay/400/1000");
+  struct ft_req slow, sib;
+  ft_req_init(&slow, srv, "/delay/5000/10");
+  ft_req_init(&sib, srv, "/delay/400/1000");
   xfer_easy_setopt(slow.r.e, XFEROPT_TIMEOUT_MS, 200L);
-  treq_add(&slow);
-  treq_add(&sib);
-  drive(10000);
+  ft_add(multi, &slow);
+  ft_add(multi, &sib);
+  ft_drive(multi, 10000);
   assert_timed_out(&slow, 150, 2000);
   cr_assert_eq(slow.r.body.len, 0);
   /* The sibling outlives the timeout and is not disturbed by it. */
   cr_assert(sib.r.done);
   cr_assert_eq(sib.r.result, XFERE_OK, "%s", sib.r.err);
   xt_assert_pattern(&sib.r.body, 1000);
-  treq_free(&slow);
-  treq_free(&sib);
+  ft_free(multi, &slow);
+  ft_free(multi, &sib);
 }
 
 Test(timeout, total_timeout_mid_body_keeps_the_bytes_received) {
-  struct treq t;
-  treq_init(&t, "/slow/100000"); /* 10 ms per byte: 1,000 s in all */
+  struct ft_req t;
+  ft_req_init(&t, srv, "/slow/100000"); /* 10 ms per byte: 1,000 s in all */
   xfer_easy_setopt(t.r.e, XFEROPT_TIMEOUT_MS, 500L);
-  treq_add(&t);
-  drive(10000);
+  ft_add(multi, &t);
+  ft_drive(multi, 10000);
   assert_timed_out(&t, 400, 3000);
   xfer_off_t got = -1;
   xfer_easy_getinfo(t.r.e, XFERINFO_SIZE_DOWNLOAD_T, &got);
@@ -120,30 +74,30 @@ Test(timeout, total_timeout_mid_body_keeps_the_bytes_received) {
   long code = 0;
   xfer_easy_getinfo(t.r.e, XFERINFO_RESPONSE_CODE, &code);
   cr_assert_eq(code, 200);
-  treq_free(&t);
+  ft_free(multi, &t);
 }
 
 Test(timeout, timeout_in_seconds) {
-  struct treq t;
-  treq_init(&t, "/delay/5000/10");
+  struct ft_req t;
+  ft_req_init(&t, srv, "/delay/5000/10");
   xfer_easy_setopt(t.r.e, XFEROPT_TIMEOUT, 1L);
-  treq_add(&t);
-  drive(10000);
+  ft_add(multi, &t);
+  ft_drive(multi, 10000);
   assert_timed_out(&t, 900, 3000);
-  treq_free(&t);
+  ft_free(multi, &t);
 }
 
 Test(timeout, silent_server_times_out) {
   struct ts_step idle[] = {TS_STEP(TS_IDLE)};
   ts_route(srv, "/idle", idle, 1);
-  struct treq t;
-  treq_init(&t, "/idle");
+  struct ft_req t;
+  ft_req_init(&t, srv, "/idle");
   xfer_easy_setopt(t.r.e, XFEROPT_TIMEOUT_MS, 300L);
-  treq_add(&t);
-  drive(10000);
+  ft_add(multi, &t);
+  ft_drive(multi, 10000);
   assert_timed_out(&t, 250, 2000);
   cr_assert_eq(ts_requests(srv), 1, "the request never reached the server");
-  treq_free(&t);
+  ft_free(multi, &t);
 }
 
 /* A port on 127.0.0.1 that nothing listens on: bound to get it from the
@@ -163,40 +117,40 @@ static uint16_t closed_port(void) {
 Test(timeout, connection_refused_is_7_at_once) {
   char url[160];
   snprintf(url, sizeof url, "http://127.0.0.1:%u/bytes/5", (unsigned)closed_port());
-  struct treq t;
+  struct ft_req t;
   xt_req_init(&t.r, url);
   xfer_easy_setopt(t.r.e, XFEROPT_TIMEOUT_MS, 5000L); /* must not be what ends it */
-  treq_add(&t);
-  drive(10000);
+  ft_add(multi, &t);
+  ft_drive(multi, 10000);
   cr_assert_eq(t.r.result, XFERE_COULDNT_CONNECT, "code %d (%s)", t.r.result, t.r.err);
   cr_assert_lt(t.elapsed, 1000, "refused after %llu ms", (unsigned long long)t.elapsed);
   cr_assert(strstr(t.r.err, "refused"), "error sentence: \"%s\"", t.r.err);
-  treq_free(&t);
+  ft_free(multi, &t);
 }
 
 Test(timeout, connect_timeout_does_not_apply_after_connecting) {
   /* The response takes longer than the connect timeout; the connection
    * itself is up at once, so the timeout must not fire. */
-  struct treq t;
-  treq_init(&t, "/delay/400/100");
+  struct ft_req t;
+  ft_req_init(&t, srv, "/delay/400/100");
   xfer_easy_setopt(t.r.e, XFEROPT_CONNECTTIMEOUT_MS, 150L);
-  treq_add(&t);
-  drive(10000);
+  ft_add(multi, &t);
+  ft_drive(multi, 10000);
   cr_assert_eq(t.r.result, XFERE_OK, "code %d (%s)", t.r.result, t.r.err);
   xt_assert_pattern(&t.r.body, 100);
   cr_assert_geq(t.elapsed, 350);
-  treq_free(&t);
+  ft_free(multi, &t);
 }
 
 Test(timeout, connect_timeout_with_a_fast_transfer) {
-  struct treq t;
-  treq_init(&t, "/bytes/1000");
+  struct ft_req t;
+  ft_req_init(&t, srv, "/bytes/1000");
   xfer_easy_setopt(t.r.e, XFEROPT_CONNECTTIMEOUT_MS, 100L);
-  treq_add(&t);
-  drive(10000);
+  ft_add(multi, &t);
+  ft_drive(multi, 10000);
   cr_assert_eq(t.r.result, XFERE_OK, "code %d (%s)", t.r.result, t.r.err);
   xt_assert_pattern(&t.r.body, 1000);
-  treq_free(&t);
+  ft_free(multi, &t);
 }
 
 Test(timeout, queued_transfer_times_out_by_its_own_timeout) {
@@ -204,13 +158,13 @@ Test(timeout, queued_transfer_times_out_by_its_own_timeout) {
    * waiting for a connection slot included. b waits behind a, which holds
    * the only connection for 1.5 s, and must fail at its own 300 ms. */
   cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_MAX_HOST_CONNECTIONS, 1L), XFERM_OK);
-  struct treq a, b;
-  treq_init(&a, "/delay/1500/10");
-  treq_init(&b, "/bytes/10");
+  struct ft_req a, b;
+  ft_req_init(&a, srv, "/delay/1500/10");
+  ft_req_init(&b, srv, "/bytes/10");
   xfer_easy_setopt(b.r.e, XFEROPT_TIMEOUT_MS, 300L);
-  treq_add(&a);
-  treq_add(&b);
-  drive(10000);
+  ft_add(multi, &a);
+  ft_add(multi, &b);
+  ft_drive(multi, 10000);
   assert_timed_out(&b, 250, 1200);
   cr_assert(a.r.done);
   cr_assert_eq(a.r.result, XFERE_OK, "%s", a.r.err);
@@ -219,6 +173,6 @@ Test(timeout, queued_transfer_times_out_by_its_own_timeout) {
   /* b never reached the wire. */
   cr_assert_eq(ts_requests(srv), 1);
   cr_assert_eq(ts_connections(srv), 1);
-  treq_free(&a);
-  treq_free(&b);
+  ft_free(multi, &a);
+  ft_free(multi, &b);
 }

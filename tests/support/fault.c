@@ -93,19 +93,6 @@ void ft_sibs_check(xfer_multi *m, struct ft_sibs *s) {
   s->has_same = s->has_other = 0;
 }
 
-static int contains_nocase(const char *hay, const char *needle) {
-  size_t n = strlen(needle);
-  for (const char *p = hay; *p; p++) {
-    size_t i = 0;
-    /* ASCII letters differ only in bit 0x20; the needles are words. */
-    while (i < n && p[i] && (p[i] | 0x20) == (needle[i] | 0x20))
-      i++;
-    if (i == n)
-      return 1;
-  }
-  return 0;
-}
-
 void ft_assert_code(const struct ft_req *t, xfer_code code, const char *word) {
   const char *err = t->r.err;
   cr_assert(t->r.done, "the transfer never finished");
@@ -116,7 +103,7 @@ void ft_assert_code(const struct ft_req *t, xfer_code code, const char *word) {
                 err[len - 1] != '\n',
             "not a sentence in the error buffer: \"%s\"", err);
   if (word)
-    cr_assert(contains_nocase(err, word), "\"%s\" does not mention \"%s\"", err, word);
+    cr_assert(xt_contains_nocase(err, word), "\"%s\" does not mention \"%s\"", err, word);
 }
 
 void ft_assert_ok(const struct ft_req *t, long status, const char *body, size_t len) {

@@ -171,3 +171,16 @@ struct ts_nginx *xt_tls_nginx(const struct ts_certs *c, const char *leaf, const 
   cr_assert(n, "could not start nginx with TLS serving %s", leaf);
   return n;
 }
+
+int xt_contains_nocase(const char *hay, const char *needle) {
+  size_t n = strlen(needle);
+  for (const char *p = hay; *p; p++) {
+    size_t i = 0;
+    /* ASCII letters differ only in bit 0x20; the needles are words. */
+    while (i < n && p[i] && (p[i] | 0x20) == (needle[i] | 0x20))
+      i++;
+    if (i == n)
+      return 1;
+  }
+  return 0;
+}

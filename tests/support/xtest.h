@@ -70,4 +70,8 @@ struct ts_nginx *xt_tls_nginx(const struct ts_certs *c, const char *leaf, const 
 /* Milliseconds on the monotonic clock. */
 uint64_t xt_now_ms(void);
 
+/* Whether hay contains needle, ASCII letters compared without case (for
+ * checking that an error sentence mentions a word). */
+int xt_contains_nocase(const char *hay, const char *needle);
+
 #endif

@@ -12,7 +12,7 @@
 # totals. Medians of REPS rounds (the order rotates each round), each peer's
 # ratio to xfer on io_uring, and docs/benchmarks.md written with the table,
 # the machine, the versions and this command.
-#   perf/compare.sh                  # 3 rounds of 3 s runs, about 12 minutes
+#   perf/compare.sh                  # 3 rounds of 3 s runs, about 15 minutes
 #   REPS=5 SECS=5 perf/compare.sh
 #   ROWS="small64 big16m" perf/compare.sh   # some rows only (names below)
 set -euo pipefail
@@ -128,7 +128,9 @@ declare -A ROW=(
   [mid16]="http /64k 16 65536 other" [big1]="http /16m 1 16777216 other"
   [tls64]="https /small 64 13 other" [tlsbig1]="https /16m 1 16777216 other"
 )
-CLIENTS=("xfer io_uring" "xfer epoll" "xfer poll" "wrk" "h2load" "libcurl")
+# "xfer io_uring unbatched" is xfer-load with --batch-wait 0: what the
+# io_uring backend's batched waits (XFERMOPT_BATCH_WAIT_US) are worth.
+CLIENTS=("xfer io_uring" "xfer io_uring unbatched" "xfer epoll" "xfer poll" "wrk" "h2load" "libcurl")
 cat > "$out/totals.lua" <<'LUA'
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -148,7 +150,8 @@ client_cmd() {  # client row
   cmd=()
   case "${c[0]}" in
     xfer) cmd=(env XFER_SSL_BACKEND=openssl "$xl" --backend "${c[1]}" -c "$conns" -d "$SECS"
-               --cacert "$dir/ca.pem" --json - "$url") ;;
+               --cacert "$dir/ca.pem" -q --json - "$url")
+          [ "${c[2]:-}" = unbatched ] && cmd+=(--batch-wait 0) ;;
     wrk) cmd=(wrk -t1 -c"$conns" -d"${SECS}s" -s "$out/totals.lua" "$url") ;;
     h2load) cmd=(h2load --h1 -t1 -c"$conns" -D"$SECS" "$url") ;;
     libcurl)
@@ -217,7 +220,7 @@ table=$(awk -F'\t' -v rows="$ROWS" -v sizes="$(for r in $ROWS; do read -r _ _ _ 
   }
   END {
     nr = split(rows, R, " "); split(sizes, S, " ")
-    nc = split("xfer io_uring|xfer epoll|xfer poll|wrk|h2load|libcurl", C, "|")
+    nc = split("xfer io_uring|xfer io_uring unbatched|xfer epoll|xfer poll|wrk|h2load|libcurl", C, "|")
     print "| row | client | req/s | MiB/s | client CPU µs/req | allocs/req | req/s ÷ xfer io_uring | CPU ÷ xfer io_uring | errors |"
     print "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     for (i = 1; i <= nr; i++) {

@@ -102,7 +102,7 @@ void xt_run(xfer_multi *m, struct xt_req *reqs, size_t n, int max_ms) {
  * (locked-memory limit). XT_URING_SETUP_ERRNO=<number> makes the probe
  * answer that errno instead, so that the skip itself can be tested on a
  * machine where io_uring works. */
-static int uring_setup_errno(void) {
+int xt_uring_setup_errno(void) {
   const char *sim = getenv("XT_URING_SETUP_ERRNO");
   if (sim && *sim)
     return atoi(sim);
@@ -120,14 +120,17 @@ static int uring_setup_errno(void) {
 #endif
 }
 
-void xt_require_backend(void) {
-  const char *b = getenv("XFER_BACKEND");
-  if (!b || strcmp(b, "io_uring") != 0)
-    return;
-  int err = uring_setup_errno();
+void xt_require_io_uring(void) {
+  int err = xt_uring_setup_errno();
   if (err)
     cr_skip_test("io_uring is not available here: io_uring_setup(2) failed with %s (%s)",
                  strerrorname_np(err) ? strerrorname_np(err) : "?", strerror(err));
+}
+
+void xt_require_backend(void) {
+  const char *b = getenv("XFER_BACKEND");
+  if (b && strcmp(b, "io_uring") == 0)
+    xt_require_io_uring();
 }
 
 xfer_multi *xt_multi(void) {

@@ -51,6 +51,12 @@ xfer_multi *xt_multi(void);
 /* The same check alone, for tests that create their multis themselves. */
 void xt_require_backend(void);
 
+/* 0 when this process may create an io_uring, else io_uring_setup(2)'s
+ * errno (XT_URING_SETUP_ERRNO=<n> simulates one); and the skip, naming that
+ * errno, for a test that needs io_uring whatever XFER_BACKEND says. */
+int xt_uring_setup_errno(void);
+void xt_require_io_uring(void);
+
 struct ts_server;
 /* The fixture most net suites share: a fresh test server and a multi. */
 void xt_env_up(struct ts_server **srv, xfer_multi **multi);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "xtest.h"
 #include "backends/epoll.h"
 #include "runtime/alloc.h"
 
@@ -129,6 +130,8 @@ static struct criterion_test_params backend_params(void) {
   ParameterizedTest(enum xfer__backend_id *id, backend, name, .timeout = 20)
 
 static void open_backend(struct rec *rec, enum xfer__backend_id id) {
+  if (id == XFER__BACKEND_IO_URING)
+    xt_require_io_uring();
   memset(rec, 0, sizeof *rec);
   be_name = xfer__backend_name(id);
   expect_eq(xfer__backend_create(id, on_complete, rec, &rec->be), 0);

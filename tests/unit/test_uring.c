@@ -25,6 +25,7 @@
 
 #include "backends/backend.h"
 #include "backends/uring.h"
+#include "xtest.h"
 #include "xfer/xfer.h"
 
 /* Loopback answers in microseconds; five seconds only bounds a failure
@@ -118,6 +119,7 @@ static void release_held(struct got *g) {
 }
 
 static void open_uring(struct got *g, size_t cap) {
+  xt_require_io_uring();
   memset(g, 0, sizeof *g);
   g->close_fd = -1;
   g->cap = cap;
@@ -351,6 +353,9 @@ Test(uring, setup_refused_falls_back) {
   deny_io_uring_setup();
   cr_assert_eq(xfer__backend_create(XFER__BACKEND_IO_URING, no_complete, NULL, &be), -EPERM);
   cr_assert_null(be);
+  /* The test suites' own probe sees the refusal too, and names it: it is
+   * what makes them skip io_uring instead of failing. */
+  cr_assert_eq(xt_uring_setup_errno(), EPERM);
   cr_assert_eq(xfer__backend_create(XFER__BACKEND_AUTO, no_complete, NULL, &be), 0);
   cr_assert_eq(be->vt->id, XFER__BACKEND_EPOLL);
   be->vt->destroy(be);

@@ -243,10 +243,73 @@ def request_seeds():
     }
 
 
+# ---- fuzz_tls_glue ---------------------------------------------------------
+# library u8 (even wolfSSL, odd OpenSSL when both are built), flags u8 (1 TLS
+# 1.2 only, 2 verify the server, 4 keep sessions, 8 close_notify at the end,
+# 16 KeyUpdate halfway), request body u16, response body u16, server write
+# size u8 and client read size u8 (0 full records, below 128 bytes, above
+# steps of 512), nflips u8, per flip (stream offset u16, xor u8), cut offset
+# u16 (0 none), then one control byte per delivery (bit 7 as the view; low 7
+# bits below 0x70: that many bytes plus one; else a u16 length plus one
+# follows); when they run out, the rest is delivered at once.
+
+def tls_seed(lib, flags, req=0, resp=0, wsize=0, rsize=0, flips=(), cut=0, pieces=b""):
+    out = u8(lib) + u8(flags) + u16(req) + u16(resp) + u8(wsize) + u8(rsize)
+    out += u8(len(flips)) + b"".join(u16(at) + u8(x) for at, x in flips)
+    return out + u16(cut) + pieces
+
+
+def big(n, view=False):
+    """A delivery of n bytes (1..65536)."""
+    return u8(0x70 | (0x80 if view else 0)) + u16(n - 1)
+
+
+def tls_glue_seeds():
+    seeds = {}
+    bytewise = b"\x00" * 3000          # one byte at a time into ibuf
+    bytewise_view = b"\x80" * 3000     # one byte at a time as the view
+    mixed = b"".join(u8(c) for c in (4, 0x80 | 0x6f, 0, big(700)[0]) ) + u16(699)
+    mixed += (u8(0x45) + u8(0x80 | 2) + big(5000, True)) * 6
+    for lib in (0, 1):
+        name = ("wolfssl", "openssl")[lib]
+        for flags, tag in ((0, "13"), (1, "12")):
+            f = flags | 8
+            seeds["%s-%s-whole" % (name, tag)] = tls_seed(lib, f, 100, 1000)
+            seeds["%s-%s-verify-sessions" % (name, tag)] = tls_seed(lib, f | 2 | 4, 40, 20000)
+            seeds["%s-%s-bytewise" % (name, tag)] = tls_seed(lib, f, 10, 300, pieces=bytewise)
+            seeds["%s-%s-bytewise-view" % (name, tag)] = tls_seed(lib, f, 10, 300,
+                                                                 pieces=bytewise_view)
+            seeds["%s-%s-mixed" % (name, tag)] = tls_seed(lib, f | 16, 20000, 40000, wsize=200,
+                                                          rsize=7, pieces=mixed)
+            seeds["%s-%s-small-writes" % (name, tag)] = tls_seed(lib, f, 0, 3000, wsize=3,
+                                                                 rsize=130, pieces=b"\x83" * 400)
+            seeds["%s-%s-no-close-notify" % (name, tag)] = tls_seed(lib, flags, 5, 5000,
+                                                                    pieces=b"\x10\x90" * 50)
+            seeds["%s-%s-key-update" % (name, tag)] = tls_seed(lib, f | 16, 5, 50000, rsize=255)
+            # Damaged: in the ServerHello, in the certificate's flight, in
+            # the response, in the last record (close_notify), and cut in
+            # the handshake and in the response.
+            seeds["%s-%s-flip-hello" % (name, tag)] = tls_seed(lib, f, 5, 100, flips=((60, 0x80),))
+            seeds["%s-%s-flip-header" % (name, tag)] = tls_seed(lib, f, 5, 100, flips=((3, 0x40),),
+                                                                pieces=b"\x02" * 100)
+            seeds["%s-%s-flip-flight" % (name, tag)] = tls_seed(lib, f | 2, 5, 100,
+                                                                flips=((400, 0x01),))
+            seeds["%s-%s-flip-data" % (name, tag)] = tls_seed(lib, f, 5, 8000,
+                                                              flips=((3000, 0x10),))
+            seeds["%s-%s-flip-length" % (name, tag)] = tls_seed(lib, f, 5, 8000,
+                                                                flips=((1500, 0x7f),
+                                                                       (1501, 0xff)))
+            seeds["%s-%s-cut-handshake" % (name, tag)] = tls_seed(lib, f, 5, 100, cut=300,
+                                                                  pieces=b"\x05" * 100)
+            seeds["%s-%s-cut-response" % (name, tag)] = tls_seed(lib, flags, 5, 30000, cut=9000)
+    return seeds
+
+
 HARNESSES = {
     "chunked": chunked_seeds,
     "request": request_seeds,
     "response": response_seeds,
+    "tls_glue": tls_glue_seeds,
     "url": url_seeds,
 }
 

@@ -301,13 +301,19 @@ long __wrap_xfer__tls_push(struct xfer__tls_conn *t, const char *buf, size_t len
   return n;
 }
 
-/* The xorshift32 stream the plaintext bodies are made of. */
-static void put_body(struct fuzz_buf *b, size_t n, uint32_t seed) {
-  uint32_t x = seed | 1;
+/* Room for n more bytes at once, so that a run's buffers grow once
+ * rather than by doubling. */
+static void reserve(struct fuzz_buf *b, size_t n) {
   if (b->len + n > b->cap) {
     b->cap = b->len + n;
     b->p = fuzz_xrealloc(b->p, b->cap);
   }
+}
+
+/* The xorshift32 stream the plaintext bodies are made of. */
+static void put_body(struct fuzz_buf *b, size_t n, uint32_t seed) {
+  uint32_t x = seed | 1;
+  reserve(b, n);
   for (size_t i = 0; i < n; i++) {
     x ^= x << 13;
     x ^= x >> 17;
@@ -625,6 +631,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   hn = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", resp_body);
   fuzz_buf_put(&r->response, head, (size_t)hn);
   put_body(&r->response, resp_body, (uint32_t)resp_body * 40503u + 7u);
+
+  /* The ciphertext is the plaintext and a few KiB of handshake and
+   * record overhead (at most 256 small records). */
+  reserve(&r->got, r->response.len);
+  reserve(&r->req_got, r->request.len);
+  reserve(&r->wire, r->response.len + 16384);
 
   /* The server. */
   r->srv = SSL_new(g.server);

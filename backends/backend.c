@@ -17,12 +17,12 @@
  * O(fds) per wait. */
 static const struct xfer__backend_vtable *const registry[] = {
 #ifdef XFER_HAVE_URING
-  /* First: its init fails with -errno when the kernel or a seccomp policy
+    /* First: its init fails with -errno when the kernel or a seccomp policy
    * refuses it (or lacks the buffer ring), and AUTO moves on to epoll. */
-  &xfer__backend_io_uring,
+    &xfer__backend_io_uring,
 #endif
-  &xfer__backend_epoll,
-  &xfer__backend_poll,
+    &xfer__backend_epoll,
+    &xfer__backend_poll,
 };
 
 #define NREGISTRY (sizeof registry / sizeof registry[0])
@@ -30,10 +30,10 @@ static const struct xfer__backend_vtable *const registry[] = {
 /* Every name a backend can have, built in or not, indexed by id: a name that
  * is known but not built in is an answer ("not provided here"), not a typo. */
 static const char *const names[] = {
-  [XFER__BACKEND_AUTO] = "auto",
-  [XFER__BACKEND_POLL] = "poll",
-  [XFER__BACKEND_EPOLL] = "epoll",
-  [XFER__BACKEND_IO_URING] = "io_uring",
+    [XFER__BACKEND_AUTO] = "auto",
+    [XFER__BACKEND_POLL] = "poll",
+    [XFER__BACKEND_EPOLL] = "epoll",
+    [XFER__BACKEND_IO_URING] = "io_uring",
 };
 
 #define NNAMES (sizeof names / sizeof names[0])
@@ -45,8 +45,8 @@ static const struct xfer__backend_vtable *find(enum xfer__backend_id id) {
   return NULL;
 }
 
-int xfer__backend_create(enum xfer__backend_id want, xfer__complete_fn complete,
-                         void *ctx, struct xfer__backend **out) {
+int xfer__backend_create(enum xfer__backend_id want, xfer__complete_fn complete, void *ctx,
+                         struct xfer__backend **out) {
   const struct xfer__backend_vtable *vt;
   int rc = -ENOTSUP;
 
@@ -80,9 +80,7 @@ int xfer__backend_from_env(void) {
   return -EINVAL;
 }
 
-int xfer__backend_built_in(enum xfer__backend_id id) {
-  return find(id) != NULL;
-}
+int xfer__backend_built_in(enum xfer__backend_id id) { return find(id) != NULL; }
 
 const char *xfer__backend_name(enum xfer__backend_id id) {
   if ((unsigned)id >= NNAMES)

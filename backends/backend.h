@@ -92,8 +92,8 @@ struct xfer__op {
    * (io_uring delivers such completions; see handles.h). */
   uint64_t token;
   int fd;
-  uint8_t kind;   /* enum xfer__op_kind */
-  uint8_t flags;  /* XFER__OPF_* */
+  uint8_t kind;  /* enum xfer__op_kind */
+  uint8_t flags; /* XFER__OPF_* */
   /* Set by the backend from submit() to completion or cancellation. */
   uint8_t armed;
   /* XFER__OP_SEND */
@@ -156,8 +156,8 @@ struct xfer__backend_vtable {
    * for completions or for one of extra[] to become ready, and delivers the
    * completions. *nextra_ready gets the number of extra fds with revents.
    * Returns 0 or -errno (EINTR is handled inside). */
-  int (*wait)(struct xfer__backend *be, int timeout_ms, struct xfer__pollfd *extra,
-              unsigned nextra, int *nextra_ready);
+  int (*wait)(struct xfer__backend *be, int timeout_ms, struct xfer__pollfd *extra, unsigned nextra,
+              int *nextra_ready);
   /* Adds the fds of armed non-internal ops to r (RECV, POLL_IN) and w
    * (SEND, CONNECT) and raises *max_fd. */
   void (*fdset)(struct xfer__backend *be, fd_set *r, fd_set *w, int *max_fd);
@@ -209,8 +209,8 @@ extern const struct xfer__backend_vtable xfer__backend_io_uring;
  * picks the first one that initialises, in preference order). An explicit
  * choice that cannot be provided is an error, never a silent substitute:
  * -ENOTSUP when not built in, or the init error. */
-int xfer__backend_create(enum xfer__backend_id want, xfer__complete_fn complete,
-                         void *ctx, struct xfer__backend **out);
+int xfer__backend_create(enum xfer__backend_id want, xfer__complete_fn complete, void *ctx,
+                         struct xfer__backend **out);
 /* The XFER_BACKEND environment variable as a backend id: AUTO when unset,
  * -EINVAL when set to an unknown name. */
 int xfer__backend_from_env(void);

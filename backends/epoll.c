@@ -174,8 +174,8 @@ static int epoll_poll(struct xfer__readiness *r, int timeout_ms, struct xfer__po
 }
 
 static const struct xfer__readiness_ops epoll_ops = {
-  .apply = epoll_apply,
-  .poll = epoll_poll,
+    .apply = epoll_apply,
+    .poll = epoll_poll,
 };
 
 static int epoll_init(struct xfer__backend **out, xfer__complete_fn complete, void *ctx) {
@@ -216,21 +216,19 @@ unsigned long xfer__backend_epoll_ctl_count(const struct xfer__backend *be) {
 }
 
 /* An epoll fd is itself pollable: readable while one of its fds is ready. */
-static int epoll_single_fd(struct xfer__backend *be) {
-  return ((struct epoll_backend *)be)->epfd;
-}
+static int epoll_single_fd(struct xfer__backend *be) { return ((struct epoll_backend *)be)->epfd; }
 
 const struct xfer__backend_vtable xfer__backend_epoll = {
-  .name = "epoll",
-  .id = XFER__BACKEND_EPOLL,
-  .init = epoll_init,
-  .destroy = epoll_destroy,
-  .submit = xfer__readiness_submit,
-  .cancel = xfer__readiness_cancel,
-  .close_fd = xfer__readiness_close_fd,
-  .wait = xfer__readiness_wait,
-  .action = xfer__readiness_action,
-  .pending = xfer__readiness_pending,
-  .single_fd = epoll_single_fd,
-  .fdset = xfer__readiness_fdset,
+    .name = "epoll",
+    .id = XFER__BACKEND_EPOLL,
+    .init = epoll_init,
+    .destroy = epoll_destroy,
+    .submit = xfer__readiness_submit,
+    .cancel = xfer__readiness_cancel,
+    .close_fd = xfer__readiness_close_fd,
+    .wait = xfer__readiness_wait,
+    .action = xfer__readiness_action,
+    .pending = xfer__readiness_pending,
+    .single_fd = epoll_single_fd,
+    .fdset = xfer__readiness_fdset,
 };

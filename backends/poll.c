@@ -114,8 +114,8 @@ static int poll_poll(struct xfer__readiness *r, int timeout_ms, struct xfer__pol
 }
 
 static const struct xfer__readiness_ops poll_ops = {
-  .apply = poll_apply,
-  .poll = poll_poll,
+    .apply = poll_apply,
+    .poll = poll_poll,
 };
 
 static int poll_init(struct xfer__backend **out, xfer__complete_fn complete, void *ctx) {
@@ -149,16 +149,16 @@ static int no_single_fd(struct xfer__backend *be) {
 }
 
 const struct xfer__backend_vtable xfer__backend_poll = {
-  .name = "poll",
-  .id = XFER__BACKEND_POLL,
-  .init = poll_init,
-  .destroy = poll_destroy,
-  .submit = xfer__readiness_submit,
-  .cancel = xfer__readiness_cancel,
-  .close_fd = xfer__readiness_close_fd,
-  .wait = xfer__readiness_wait,
-  .action = xfer__readiness_action,
-  .pending = xfer__readiness_pending,
-  .single_fd = no_single_fd,
-  .fdset = xfer__readiness_fdset,
+    .name = "poll",
+    .id = XFER__BACKEND_POLL,
+    .init = poll_init,
+    .destroy = poll_destroy,
+    .submit = xfer__readiness_submit,
+    .cancel = xfer__readiness_cancel,
+    .close_fd = xfer__readiness_close_fd,
+    .wait = xfer__readiness_wait,
+    .action = xfer__readiness_action,
+    .pending = xfer__readiness_pending,
+    .single_fd = no_single_fd,
+    .fdset = xfer__readiness_fdset,
 };

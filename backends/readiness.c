@@ -24,9 +24,7 @@ static int is_read_side(const struct xfer__op *op) {
 
 /* An attached op waits for readiness when it is on no queue: not a SEND still
  * to be tried, not a completion still to be delivered. */
-static int waiting(const struct xfer__op *op) {
-  return op != NULL && xfer__queue_empty(&op->link);
-}
+static int waiting(const struct xfer__op *op) { return op != NULL && xfer__queue_empty(&op->link); }
 
 static unsigned interest(const struct xfer__readiness_fd *s) {
   return (waiting(s->rd) ? POLLIN : 0u) | (waiting(s->wr) ? POLLOUT : 0u);
@@ -159,7 +157,8 @@ void xfer__readiness_ready(struct xfer__readiness *r, int fd, unsigned revents) 
   if (waiting(s->rd) && (revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
     struct xfer__op *op = s->rd;
     if (op->kind == XFER__OP_POLL_IN)
-      res = (int32_t)(revents & (POLLIN | POLLHUP | POLLERR)) | ((revents & POLLNVAL) ? POLLERR : 0);
+      res =
+          (int32_t)(revents & (POLLIN | POLLHUP | POLLERR)) | ((revents & POLLNVAL) ? POLLERR : 0);
     else
       res = (revents & POLLNVAL) ? -EBADF : do_recv(op);
     /* -EAGAIN: the readiness was spurious (another reader, or a checksum
@@ -334,8 +333,8 @@ static void cancel_loose(struct xfer__readiness *r, int fd, struct xfer__queue *
   while (q != h) {
     struct xfer__op *op = xfer__container_of(q, struct xfer__op, link);
     q = q->next;
-    if (op->fd == fd && !(fd >= 0 && fd < r->nfds &&
-                          (r->fds[fd].rd == op || r->fds[fd].wr == op))) {
+    if (op->fd == fd &&
+        !(fd >= 0 && fd < r->nfds && (r->fds[fd].rd == op || r->fds[fd].wr == op))) {
       xfer__queue_remove(&op->link);
       op->armed = 0;
       r->nloose--;

@@ -37,8 +37,8 @@ struct xfer__readiness_fd {
   /* Interest (POLLIN, POLLOUT) the kernel has for this fd now, so that the
    * flush only talks to the kernel about fds whose interest really changed. */
   uint16_t registered;
-  uint8_t dirty;  /* on the dirty list: interest to recompute at the flush */
-  int32_t index;  /* poll backend: position in its pollfd array, or -1 */
+  uint8_t dirty; /* on the dirty list: interest to recompute at the flush */
+  int32_t index; /* poll backend: position in its pollfd array, or -1 */
 };
 
 /* What a readiness backend provides to the shared code. */
@@ -46,8 +46,7 @@ struct xfer__readiness_ops {
   /* Makes the kernel's interest for fd equal to want (POLLIN|POLLOUT, or 0:
    * forget the fd). Returns 0 or -errno; on success the caller records want
    * as the fd's registered interest. */
-  int (*apply)(struct xfer__readiness *r, int fd, struct xfer__readiness_fd *s,
-               unsigned want);
+  int (*apply)(struct xfer__readiness *r, int fd, struct xfer__readiness_fd *s, unsigned want);
   /* Blocks up to timeout_ms (-1: forever) in the kernel, calls
    * xfer__readiness_ready() for every ready fd of ours and sets the revents
    * of extra[], counting the ready ones in *nextra_ready. Returns 0, or
@@ -60,8 +59,8 @@ struct xfer__readiness {
   struct xfer__backend base; /* first: the seam hands us this pointer */
   const struct xfer__readiness_ops *ops;
   struct xfer__readiness_fd *fds;
-  int nfds;                /* slots in fds[], one per fd number below it */
-  int *dirty;              /* fds to recompute; room for nfds entries */
+  int nfds;   /* slots in fds[], one per fd number below it */
+  int *dirty; /* fds to recompute; room for nfds entries */
   int ndirty;
   struct xfer__queue sendq;
   struct xfer__queue cq;

@@ -36,19 +36,19 @@
  * range too and is swallowed like the rest.
  * Below the marker: bits 22..23 the kind, 16..21 a call sequence (extras),
  * 0..15 an index (extras). */
-#define UD_RESERVED UINT64_C(0xffffffffff000000)
-#define UD_CANCEL (UD_RESERVED | (UINT64_C(0) << 22))
-#define UD_EXTRA (UD_RESERVED | (UINT64_C(1) << 22))
-#define UD_KIND(ud) (((ud) >> 22) & 3u)
-#define UD_SEQ(ud) ((unsigned)((ud) >> 16) & 63u)
-#define UD_INDEX(ud) ((unsigned)(ud) & 0xffffu)
+#define UD_RESERVED  UINT64_C(0xffffffffff000000)
+#define UD_CANCEL    (UD_RESERVED | (UINT64_C(0) << 22))
+#define UD_EXTRA     (UD_RESERVED | (UINT64_C(1) << 22))
+#define UD_KIND(ud)  (((ud) >> 22) & 3u)
+#define UD_SEQ(ud)   ((unsigned)((ud) >> 16) & 63u)
+#define UD_INDEX(ud) ((unsigned)(ud)&0xffffu)
 /* Extra fds per wait(): what fits the index bits. poll(2) callers are far
  * below it. */
-#define MAX_EXTRA 65536u
+#define MAX_EXTRA    65536u
 
 /* destroy() waits this long in total for the kernel to hand back cancelled
  * ops (they come back in microseconds; the bound only stops a hang). */
-#define DRAIN_TRIES 50
+#define DRAIN_TRIES   50
 #define DRAIN_STEP_MS 10
 
 struct uring_backend {
@@ -387,9 +387,7 @@ static int batched_wait(struct uring_backend *u, int *rc) {
   return *rc < 0 || io_uring_cq_ready(&u->ring) > 0;
 }
 
-static void put_back(struct uring_backend *u, void *buf) {
-  (void)xfer__uring_buf_put(&u->b, buf);
-}
+static void put_back(struct uring_backend *u, void *buf) { (void)xfer__uring_buf_put(&u->b, buf); }
 
 /* One CQE. Returns 1 when something was delivered to the runtime. With
  * quiet (destroy), nothing is delivered and every buffer goes back. */
@@ -486,8 +484,7 @@ static int reap(struct uring_backend *u, struct xfer__pollfd *extra, unsigned ne
   int delivered = 0;
 
   while (u->norphans > 0) {
-    struct xfer__op *op =
-        xfer__container_of(xfer__queue_head(&u->orphans), struct xfer__op, link);
+    struct xfer__op *op = xfer__container_of(xfer__queue_head(&u->orphans), struct xfer__op, link);
     uint64_t token = op->token;
     int32_t res = op->res;
 
@@ -521,8 +518,7 @@ static int enter(struct uring_backend *u, int t) {
      * completion work and posts its CQEs. */
     rc = io_uring_submit_and_get_events(&u->ring);
   } else if (u->base.batch > 1 && u->base.batch_us > 0 &&
-             (t < 0 || (long long)t * 1000 > (long long)u->base.batch_us) &&
-             batched_wait(u, &rc)) {
+             (t < 0 || (long long)t * 1000 > (long long)u->base.batch_us) && batched_wait(u, &rc)) {
     /* Something came within the batch window. */
   } else if (t < 0) {
     rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, NULL, NULL);
@@ -748,10 +744,10 @@ static void uring_release_buf(struct xfer__backend *be, void *buf) {
  *  - nothing: older kernels.
  * CQSIZE with each (the CQ is sized above). */
 static const unsigned setups[] = {
-  IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
-      IORING_SETUP_SUBMIT_ALL,
-  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
-  0,
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
+        IORING_SETUP_SUBMIT_ALL,
+    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
+    0,
 };
 
 static int uring_init(struct xfer__backend **out, xfer__complete_fn complete, void *ctx) {
@@ -858,20 +854,20 @@ void xfer__uring_stats(const struct xfer__backend *be, struct xfer__uring_stats 
 }
 
 const struct xfer__backend_vtable xfer__backend_io_uring = {
-  .name = "io_uring",
-  .id = XFER__BACKEND_IO_URING,
-  .init = uring_init,
-  .destroy = uring_destroy,
-  .submit = uring_submit,
-  .cancel = uring_cancel,
-  .close_fd = uring_close_fd,
-  .wait = uring_wait,
-  .fdset = uring_fdset,
-  .release_buf = uring_release_buf,
-  .retag = uring_retag,
-  .action = uring_action,
-  .pending = uring_pending,
-  .single_fd = uring_single_fd,
+    .name = "io_uring",
+    .id = XFER__BACKEND_IO_URING,
+    .init = uring_init,
+    .destroy = uring_destroy,
+    .submit = uring_submit,
+    .cancel = uring_cancel,
+    .close_fd = uring_close_fd,
+    .wait = uring_wait,
+    .fdset = uring_fdset,
+    .release_buf = uring_release_buf,
+    .retag = uring_retag,
+    .action = uring_action,
+    .pending = uring_pending,
+    .single_fd = uring_single_fd,
 };
 
 #else /* !XFER_HAVE_URING */

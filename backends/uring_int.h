@@ -51,17 +51,17 @@ struct xfer__uring_ent {
   uint32_t fnext; /* next entry of the same fd; next free entry when free */
   uint8_t kind;   /* enum xfer__op_kind */
   uint8_t opflags;
-  uint8_t state;  /* enum xfer__uring_state */
+  uint8_t state;     /* enum xfer__uring_state */
   uint8_t multishot; /* really submitted multishot (the kernel has it) */
-  uint8_t on_fd;  /* linked on its fd's list (not once DEAD) */
+  uint8_t on_fd;     /* linked on its fd's list (not once DEAD) */
 };
 
 struct xfer__uring_table {
   struct xfer__uring_ent *ents;
-  uint32_t cap;       /* entries in ents[], a power of two (or 0) */
+  uint32_t cap; /* entries in ents[], a power of two (or 0) */
   uint32_t used;
   uint32_t free_head;
-  uint32_t *fd_head;  /* nfd heads, indexed by fd */
+  uint32_t *fd_head; /* nfd heads, indexed by fd */
   int nfd;
 };
 

@@ -38,8 +38,7 @@ static _Alignas(16) char arena[16384];
 static size_t arena_used;
 static int resolving;
 
-static void *arena_alloc(size_t n)
-{
+static void *arena_alloc(size_t n) {
   n = (n + 15) & ~(size_t)15;
   if (arena_used + n > sizeof arena)
     return NULL;
@@ -48,13 +47,11 @@ static void *arena_alloc(size_t n)
   return p;
 }
 
-static int in_arena(const void *p)
-{
+static int in_arena(const void *p) {
   return (const char *)p >= arena && (const char *)p < arena + sizeof arena;
 }
 
-static void resolve(void)
-{
+static void resolve(void) {
   if (next_malloc || resolving)
     return;
   resolving = 1;
@@ -67,15 +64,13 @@ static void resolve(void)
   resolving = 0;
 }
 
-void *malloc(size_t n)
-{
+void *malloc(size_t n) {
   atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
   resolve();
   return next_malloc ? next_malloc(n) : arena_alloc(n);
 }
 
-void *calloc(size_t a, size_t b)
-{
+void *calloc(size_t a, size_t b) {
   atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
   resolve();
   if (next_calloc)
@@ -85,8 +80,7 @@ void *calloc(size_t a, size_t b)
   return arena_alloc(a * b); /* static storage: already zero */
 }
 
-void *realloc(void *p, size_t n)
-{
+void *realloc(void *p, size_t n) {
   atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
   resolve();
   if (p && in_arena(p)) {
@@ -99,8 +93,7 @@ void *realloc(void *p, size_t n)
   return next_realloc ? next_realloc(p, n) : arena_alloc(n);
 }
 
-void free(void *p)
-{
+void free(void *p) {
   if (!p || in_arena(p))
     return;
   resolve();
@@ -108,27 +101,21 @@ void free(void *p)
     next_free(p);
 }
 
-void *memalign(size_t al, size_t n)
-{
+void *memalign(size_t al, size_t n) {
   atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
   resolve();
   return next_memalign ? next_memalign(al, n) : NULL;
 }
 
-int posix_memalign(void **out, size_t al, size_t n)
-{
+int posix_memalign(void **out, size_t al, size_t n) {
   atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
   resolve();
   return next_posix_memalign ? next_posix_memalign(out, al, n) : 12; /* ENOMEM */
 }
 
-void *aligned_alloc(size_t al, size_t n)
-{
-  return memalign(al, n);
-}
+void *aligned_alloc(size_t al, size_t n) { return memalign(al, n); }
 
-__attribute__((destructor)) static void report(void)
-{
+__attribute__((destructor)) static void report(void) {
   unsigned long n = atomic_load(&count);
   const char *path = getenv("ALLOCCOUNT_OUT");
   FILE *f = path ? fopen(path, "w") : NULL;

@@ -108,8 +108,8 @@ void xb_use_real_time(struct xb_bench *b);
 void xb_unit_us(struct xb_bench *b);
 
 /* Declares a function that runs before main() to register benchmarks. */
-#define XB_REGISTRATION(fn)                                                                        \
-  static void fn(void) __attribute__((constructor));                                               \
+#define XB_REGISTRATION(fn)                          \
+  static void fn(void) __attribute__((constructor)); \
   static void fn(void)
 
 #ifdef __cplusplus

@@ -28,7 +28,7 @@
  * the peer serves 100-200k req/s, and 200000 take 1-2 s. Both are long
  * against connection set-up and short enough for five repetitions of every
  * backend in about a minute. XFER_BENCH_REQUESTS overrides both. */
-#define REQUESTS_ONE_CONN 20000
+#define REQUESTS_ONE_CONN   20000
 #define REQUESTS_MANY_CONNS 200000
 
 /* Untimed requests per connection before the measurement: every connection
@@ -67,8 +67,7 @@ static char url[64];
 static int syscall_fd = -1;
 static const char *syscall_why;
 
-static void teardown(void)
-{
+static void teardown(void) {
   if (peer_state == 1)
     peer_stop(&peer);
   if (syscall_fd >= 0)
@@ -76,8 +75,7 @@ static void teardown(void)
   xfer_global_cleanup();
 }
 
-static int ensure_peer(void)
-{
+static int ensure_peer(void) {
   if (peer_state != 0)
     return peer_state;
   peer_state = -1;
@@ -111,23 +109,20 @@ struct client {
   char failed[160];
 };
 
-static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
-{
+static size_t discard(char *data, size_t size, size_t nmemb, void *userdata) {
   (void)data;
   (void)userdata;
   return size * nmemb;
 }
 
-static int64_t now_ns(void)
-{
+static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Whether xfer_version()'s "backends: a, b, c;" list names this backend. */
-static int version_lists(const char *name)
-{
+static int version_lists(const char *name) {
   const char *list = strstr(xfer_version(), "backends:");
   if (!list)
     return 1; /* an unknown format: let XFERMOPT_BACKEND decide */
@@ -144,8 +139,7 @@ static int version_lists(const char *name)
 
 /* 0, or -1 with c->failed saying why; XFERM_BAD_FUNCTION_ARGUMENT from the
  * backend choice is returned as 1 (not available here: skipped). */
-static int client_open(struct client *c, const struct backend *be, long n)
-{
+static int client_open(struct client *c, const struct backend *be, long n) {
   memset(c, 0, sizeof *c);
   c->n = n;
   c->m = xfer_multi_init();
@@ -196,8 +190,7 @@ static int client_open(struct client *c, const struct backend *be, long n)
   return 0;
 }
 
-static void client_close(struct client *c)
-{
+static void client_close(struct client *c) {
   /* Cleaning a handle removes it first, which drops requests in flight. */
   for (long i = 0; i < c->n; i++)
     xfer_easy_cleanup(c->easy[i]);
@@ -209,8 +202,7 @@ static void client_close(struct client *c)
  * finished handle again at once. Returns how many finished, or -1 with
  * c->failed set. check_status asks each response's status (warm-up only:
  * the timed loop does nothing a plain load loop would not). */
-static long client_step(struct client *c, int check_status)
-{
+static long client_step(struct client *c, int check_status) {
   int64_t started = 0;
   for (;;) {
     xfer_mcode mc = xfer_multi_poll(c->m, NULL, 0, POLL_MS, NULL);
@@ -237,8 +229,8 @@ static long client_step(struct client *c, int check_status)
         xfer_easy_getinfo(e, XFERINFO_RESPONSE_CODE, &status);
       if (rc != XFERE_OK || status != 200) {
         if (c->errors++ == 0)
-          snprintf(c->failed, sizeof c->failed, "transfer: %s (status %ld)",
-                   xfer_easy_strerror(rc), status);
+          snprintf(c->failed, sizeof c->failed, "transfer: %s (status %ld)", xfer_easy_strerror(rc),
+                   status);
       }
       xfer_multi_remove_handle(c->m, e);
       mc = xfer_multi_add_handle(c->m, e);
@@ -263,14 +255,12 @@ static long client_step(struct client *c, int check_status)
   }
 }
 
-static double cpu_us(const struct rusage *ru, int user)
-{
+static double cpu_us(const struct rusage *ru, int user) {
   const struct timeval *tv = user ? &ru->ru_utime : &ru->ru_stime;
   return (double)tv->tv_sec * 1e6 + (double)tv->tv_usec;
 }
 
-static void bench_keepalive(struct xb_state *st)
-{
+static void bench_keepalive(struct xb_state *st) {
   const struct backend *be = xb_data(st);
   long conns = (long)xb_range(st, 0);
   char msg[320];
@@ -323,8 +313,8 @@ static void bench_keepalive(struct xb_state *st)
     xb_counter(st, "cpu_us/req", usr + sys, XB_PLAIN);
     xb_counter(st, "usr_us/req", usr, XB_PLAIN);
     xb_counter(st, "sys_us/req", sys, XB_PLAIN);
-    xb_counter(st, "syscalls/req",
-               sys0 >= 0 && sys1 >= 0 ? (double)(sys1 - sys0) / requests : -1.0, XB_PLAIN);
+    xb_counter(st, "syscalls/req", sys0 >= 0 && sys1 >= 0 ? (double)(sys1 - sys0) / requests : -1.0,
+               XB_PLAIN);
     xb_counter(st, "req/s", requests, XB_RATE);
     /* Both must stay 0: a reconnect or an error means the run did not
      * measure keep-alive requests. */
@@ -338,8 +328,7 @@ static void bench_keepalive(struct xb_state *st)
   client_close(&c);
 }
 
-XB_REGISTRATION(register_keepalive)
-{
+XB_REGISTRATION(register_keepalive) {
   const char *env = getenv("XFER_BENCH_REQUESTS");
   long forced = env ? strtol(env, NULL, 10) : 0;
   for (size_t b = 0; b < sizeof BACKENDS / sizeof BACKENDS[0]; b++) {
@@ -353,8 +342,8 @@ XB_REGISTRATION(register_keepalive)
       xb_arg_name(bench, "conns");
       xb_arg(bench, n);
       xb_fixed_iterations(bench, forced > 0 ? forced
-                           : n == 1   ? REQUESTS_ONE_CONN
-                                      : REQUESTS_MANY_CONNS);
+                                 : n == 1   ? REQUESTS_ONE_CONN
+                                            : REQUESTS_MANY_CONNS);
       /* Requests wait on the peer: rates are per wall-clock second. */
       xb_use_real_time(bench);
       xb_unit_us(bench);

@@ -17,25 +17,23 @@
 #include "runtime/http.h"
 
 /* nginx 1.22's answer to a GET of a 13-byte file: 238 bytes of head. */
-static const char head_nginx[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Server: nginx/1.22.1\r\n"
-    "Date: Fri, 04 Dec 2026 10:00:00 GMT\r\n"
-    "Content-Type: text/plain\r\n"
-    "Content-Length: 13\r\n"
-    "Last-Modified: Fri, 04 Dec 2026 09:00:00 GMT\r\n"
-    "Connection: keep-alive\r\n"
-    "ETag: \"6570a1b0-d\"\r\n"
-    "Accept-Ranges: bytes\r\n"
-    "\r\n";
+static const char head_nginx[] = "HTTP/1.1 200 OK\r\n"
+                                 "Server: nginx/1.22.1\r\n"
+                                 "Date: Fri, 04 Dec 2026 10:00:00 GMT\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "Content-Length: 13\r\n"
+                                 "Last-Modified: Fri, 04 Dec 2026 09:00:00 GMT\r\n"
+                                 "Connection: keep-alive\r\n"
+                                 "ETag: \"6570a1b0-d\"\r\n"
+                                 "Accept-Ranges: bytes\r\n"
+                                 "\r\n";
 
 static const struct xfer__http_limits limits = {XFER__HTTP_MAX_HEAD, XFER__HTTP_MAX_LINE,
                                                 XFER__HTTP_MAX_HEADERS};
 
 /* arg 0: whole; arg 1: cut in the middle of a header line and resumed with
  * the scanned cursor, as a head split over two receives is. */
-static void bench_parse_head(struct xb_state *st)
-{
+static void bench_parse_head(struct xb_state *st) {
   int split = (int)xb_range(st, 0);
   size_t len = sizeof head_nginx - 1, cut = len / 2;
   struct xfer__http_head h;
@@ -54,16 +52,14 @@ static void bench_parse_head(struct xb_state *st)
   xb_counter(st, "bytes/s", (double)xb_iterations(st) * (double)len, XB_RATE);
 }
 
-static int count_bytes(void *ctx, const char *data, size_t len)
-{
+static int count_bytes(void *ctx, const char *data, size_t len) {
   (void)data;
   *(size_t *)ctx += len;
   return 0;
 }
 
 /* A 64 KiB body: arg 0 with Content-Length, arg 1 chunked in 4 KiB chunks. */
-static void bench_body(struct xb_state *st)
-{
+static void bench_body(struct xb_state *st) {
   int chunked = (int)xb_range(st, 0);
   enum { BODY = 64 * 1024, CHUNK = 4096 };
   static char wire[BODY + (BODY / CHUNK + 1) * XFER__HTTP_CHUNK_OVERHEAD];
@@ -84,8 +80,7 @@ static void bench_body(struct xb_state *st)
     const char *err;
     xfer__http_body_init(&b, chunked ? XFER__HTTP_BODY_CHUNKED : XFER__HTTP_BODY_LENGTH, BODY,
                          &limits);
-    if (xfer__http_body_feed(&b, wire, wlen, &used, count_bytes, &got, &err) != 1 ||
-        got != BODY) {
+    if (xfer__http_body_feed(&b, wire, wlen, &used, count_bytes, &got, &err) != 1 || got != BODY) {
       xb_skip_with_error(st, "the body did not decode");
       break;
     }
@@ -95,12 +90,11 @@ static void bench_body(struct xb_state *st)
 
 /* A GET with the defaults and two user headers, into a buffer kept across
  * requests (as the easy handle keeps its own). */
-static void bench_build_request(struct xb_state *st)
-{
+static void bench_build_request(struct xb_state *st) {
   struct xfer_slist h2 = {(char *)"X-Trace: 1", NULL};
   struct xfer_slist h1 = {(char *)"Accept: text/plain", &h2};
-  struct xfer__http_request rq = {"GET", "/index.html?a=1", "127.0.0.1:8080", NULL, &h1,
-                                  XFER__HTTP_NO_BODY, NULL};
+  struct xfer__http_request rq = {
+      "GET", "/index.html?a=1", "127.0.0.1:8080", NULL, &h1, XFER__HTTP_NO_BODY, NULL};
   char *buf = NULL;
   size_t cap = 0, len = 0;
   const char *err;
@@ -118,8 +112,7 @@ static void bench_build_request(struct xb_state *st)
 /* A table holding arg entries (connections); each iteration removes one,
  * adds one (the slot comes back, cache-warm) and looks ten up, the mix of a
  * multi whose connections turn over while completions arrive. */
-static void bench_handles(struct xb_state *st)
-{
+static void bench_handles(struct xb_state *st) {
   long n = (long)xb_range(st, 0);
   static struct xfer__handles t;
   uint64_t *tok = malloc((size_t)n * sizeof *tok);
@@ -149,8 +142,7 @@ static void bench_handles(struct xb_state *st)
 /* A heap of arg timers (one per transfer); each iteration moves one timer
  * to a later deadline and removes and re-adds another, as requests end and
  * start. */
-static void bench_heap(struct xb_state *st)
-{
+static void bench_heap(struct xb_state *st) {
   long n = (long)xb_range(st, 0);
   struct xfer__heap h;
   struct xfer__heap_node *nodes = calloc((size_t)n, sizeof *nodes);
@@ -178,8 +170,7 @@ static void bench_heap(struct xb_state *st)
   xb_counter(st, "ops/s", (double)xb_iterations(st) * 3.0, XB_RATE);
 }
 
-XB_REGISTRATION(register_micro)
-{
+XB_REGISTRATION(register_micro) {
   struct xb_bench *b = xb_register("micro/parse_head", bench_parse_head, NULL);
   xb_arg_name(b, "split");
   xb_arg(b, 0);

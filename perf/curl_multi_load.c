@@ -34,26 +34,23 @@
 
 /* Same meaning and values as in bench_keepalive.c. */
 #define WARMUP_PER_CONN 4
-#define POLL_MS 100
-#define STALL_NS (10LL * 1000000000LL)
-#define MAX_CONNS 4096
+#define POLL_MS         100
+#define STALL_NS        (10LL * 1000000000LL)
+#define MAX_CONNS       4096
 
-static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
-{
+static size_t discard(char *data, size_t size, size_t nmemb, void *userdata) {
   (void)data;
   (void)userdata;
   return size * nmemb;
 }
 
-static int64_t now_ns(void)
-{
+static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static double cpu_us(const struct timeval *tv)
-{
+static double cpu_us(const struct timeval *tv) {
   return (double)tv->tv_sec * 1e6 + (double)tv->tv_usec;
 }
 
@@ -67,8 +64,7 @@ static int due_now;        /* the timer callback said 0 ms */
 static long armed_ms = -1; /* what the timerfd holds, -1: disarmed */
 static long long sock_cbs, timer_cbs;
 
-static int timer_cb(CURLM *m, long ms, void *userp)
-{
+static int timer_cb(CURLM *m, long ms, void *userp) {
   (void)m;
   (void)userp;
   timer_cbs++;
@@ -86,8 +82,7 @@ static int timer_cb(CURLM *m, long ms, void *userp)
   return timerfd_settime(tfd, 0, &its, NULL) == 0 ? 0 : -1;
 }
 
-static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
-{
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp) {
   (void)e;
   sock_cbs++;
   if (what == CURL_POLL_REMOVE) {
@@ -109,8 +104,7 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
 
 /* Whether nothing has finished for STALL_NS: *last is when the current
  * run of empty turns began (0: the last turn finished something). */
-static int stalled(long finished, int64_t *last)
-{
+static int stalled(long finished, int64_t *last) {
   if (finished) {
     *last = 0;
     return 0;
@@ -122,8 +116,7 @@ static int stalled(long finished, int64_t *last)
 }
 
 /* Reads the finished transfers and adds each handle again. */
-static long reap(CURLM *m, struct totals *t)
-{
+static long reap(CURLM *m, struct totals *t) {
   CURLMsg *msg;
   int left;
   long finished = 0;
@@ -145,8 +138,7 @@ static long reap(CURLM *m, struct totals *t)
   return finished;
 }
 
-static int run_socket(CURLM *m, long long want, struct totals *t)
-{
+static int run_socket(CURLM *m, long long want, struct totals *t) {
   long long target = t->done + want;
   int64_t last = 0;
   struct epoll_event evs[256];
@@ -184,8 +176,7 @@ static int run_socket(CURLM *m, long long want, struct totals *t)
 
 /* Runs until `want` more transfers have finished; 0, or -1 when libcurl
  * fails or nothing finishes for STALL_NS. */
-static int run(CURLM *m, long long want, struct totals *t)
-{
+static int run(CURLM *m, long long want, struct totals *t) {
   long long target = t->done + want;
   int64_t last = now_ns();
   while (t->done < target) {
@@ -201,8 +192,7 @@ static int run(CURLM *m, long long want, struct totals *t)
   return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   long conns = 16;
   long long requests = 100000;
   const char *mode = "perform";
@@ -220,8 +210,10 @@ int main(int argc, char **argv)
   int socket_mode = strcmp(mode, "socket") == 0 || strcmp(mode, "single") == 0;
   if (optind != argc - 1 || conns < 1 || conns > MAX_CONNS || requests < 1 ||
       (!socket_mode && strcmp(mode, "perform") != 0)) {
-    fprintf(stderr, "usage: curl_multi_load [-m perform|socket|single] -c CONNECTIONS(1-%d) "
-            "-n REQUESTS URL\n", MAX_CONNS);
+    fprintf(stderr,
+            "usage: curl_multi_load [-m perform|socket|single] -c CONNECTIONS(1-%d) "
+            "-n REQUESTS URL\n",
+            MAX_CONNS);
     return 2;
   }
   const char *url = argv[optind];

@@ -28,23 +28,21 @@
 
 /* Readiness: one probe request every PROBE_GAP_MS, for at most PROBE_TRIES;
  * nginx starts in tens of milliseconds, so 5 s only covers a busy machine. */
-#define PROBE_TRIES 50
-#define PROBE_GAP_MS 100
+#define PROBE_TRIES      50
+#define PROBE_GAP_MS     100
 #define PROBE_TIMEOUT_MS 500
 
 /* How long a stopped peer gets to exit on SIGTERM before SIGKILL. */
-#define STOP_TRIES 200
+#define STOP_TRIES  200
 #define STOP_GAP_MS 10
 
-static void sleep_ms(long ms)
-{
+static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
     ;
 }
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
+static int fail(char *why, size_t whylen, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(why, whylen, fmt, ap);
@@ -52,8 +50,7 @@ static int fail(char *why, size_t whylen, const char *fmt, ...)
   return -1;
 }
 
-static int pin_self(int cpu)
-{
+static int pin_self(int cpu) {
   if (cpu < 0)
     return 0;
   cpu_set_t set;
@@ -66,8 +63,7 @@ static int pin_self(int cpu)
  * worker, no access log, keep-alive without limits, /small answering
  * "Hello, world!". The master stays: nginx 1.22 crashes taking over an
  * inherited socket with master_process off. */
-static int write_nginx_conf(const struct xb_peer *p)
-{
+static int write_nginx_conf(const struct xb_peer *p) {
   char path[128];
   snprintf(path, sizeof path, "%s/nginx.conf", p->dir);
   FILE *f = fopen(path, "w");
@@ -104,8 +100,7 @@ static int write_nginx_conf(const struct xb_peer *p)
 }
 
 /* In the child: never returns. */
-static void run_peer(const struct xb_peer *p, int lfd, pid_t parent)
-{
+static void run_peer(const struct xb_peer *p, int lfd, pid_t parent) {
   /* The peer must not outlive the benchmark, even one killed with SIGKILL.
    * The setting survives execve; nginx's master gets SIGTERM, on which it
    * stops its worker too (a worker is not told of a killed master). */
@@ -132,8 +127,7 @@ static void run_peer(const struct xb_peer *p, int lfd, pid_t parent)
 }
 
 /* One GET /small; 0 when a 200 came back within PROBE_TIMEOUT_MS. */
-static int probe(uint16_t port)
-{
+static int probe(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
@@ -160,8 +154,7 @@ static int probe(uint16_t port)
   return ok;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
   (void)sb;
   (void)type;
   (void)ftw;
@@ -170,8 +163,7 @@ static int rm_entry(const char *path, const struct stat *sb, int type, struct FT
 }
 
 /* The last line of nginx's error log (why it did not start), or "". */
-static void error_log_tail(const struct xb_peer *p, char *out, size_t outlen)
-{
+static void error_log_tail(const struct xb_peer *p, char *out, size_t outlen) {
   out[0] = '\0';
   if (!p->dir[0])
     return;
@@ -190,8 +182,7 @@ static void error_log_tail(const struct xb_peer *p, char *out, size_t outlen)
 /* Bounded by the number of open descriptors nftw may use. */
 #define NFTW_FDS 8
 
-int peer_start(struct xb_peer *p, char *why, size_t whylen)
-{
+int peer_start(struct xb_peer *p, char *why, size_t whylen) {
   memset(p, 0, sizeof *p);
   p->pid = -1;
   const char *kind = getenv("XFER_BENCH_PEER");
@@ -257,8 +248,7 @@ int peer_start(struct xb_peer *p, char *why, size_t whylen)
               PROBE_TRIES * PROBE_GAP_MS);
 }
 
-void peer_stop(struct xb_peer *p)
-{
+void peer_stop(struct xb_peer *p) {
   if (p->pid > 0) {
     /* nginx shuts down cleanly on SIGTERM; the built-in server just dies. */
     kill(p->pid, SIGTERM);

@@ -13,8 +13,7 @@
  * short enough not to linger for days. */
 #define MAX_LIFETIME_S 1800
 
-int main(void)
-{
+int main(void) {
   struct xb_peer peer;
   char why[256];
   if (peer_start(&peer, why, sizeof why) < 0) {

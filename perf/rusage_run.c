@@ -18,8 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: xfer-bench-run PROGRAM [ARGS...]\n");
     return 2;
@@ -65,8 +64,8 @@ int main(int argc, char **argv)
   long long calls = fd >= 0 ? syscount_read(fd) : -1;
   printf("rusage usr_s=%.6f sys_s=%.6f syscalls=%lld%s%s\n",
          (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, calls,
-         fd < 0 ? " # " : "", fd < 0 ? why : "");
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, calls, fd < 0 ? " # " : "",
+         fd < 0 ? why : "");
   if (fd >= 0)
     close(fd);
   if (WIFEXITED(status))

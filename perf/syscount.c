@@ -17,8 +17,7 @@ static const char *const ID_PATHS[] = {
     "/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id",
 };
 
-static long long tracepoint_id(void)
-{
+static long long tracepoint_id(void) {
   for (size_t i = 0; i < sizeof ID_PATHS / sizeof ID_PATHS[0]; i++) {
     FILE *f = fopen(ID_PATHS[i], "r");
     if (!f)
@@ -33,8 +32,7 @@ static long long tracepoint_id(void)
   return -1;
 }
 
-int syscount_open(pid_t pid, int on_exec, const char **why)
-{
+int syscount_open(pid_t pid, int on_exec, const char **why) {
   long long id = tracepoint_id();
   if (id < 0) {
     *why = "tracefs not mounted";
@@ -63,8 +61,7 @@ int syscount_open(pid_t pid, int on_exec, const char **why)
   return (int)fd;
 }
 
-long long syscount_read(int fd)
-{
+long long syscount_read(int fd) {
   unsigned long long v = 0;
   if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
     return -1;

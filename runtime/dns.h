@@ -16,10 +16,10 @@ struct xfer_multi;
 struct xfer_easy;
 
 /* libcurl's default DNS cache timeout (CURLOPT_DNS_CACHE_TIMEOUT, 60 s). */
-#define XFER__DNS_TTL_US (60u * 1000000u)
+#define XFER__DNS_TTL_US    (60u * 1000000u)
 /* Enough threads that one slow name does not hold up the others; few
  * enough to be cheap when idle. */
-#define XFER__DNS_THREADS 4
+#define XFER__DNS_THREADS   4
 /* Addresses kept per name (and so per transfer): enough for a dual-stack
  * host with a few records; more are ignored, as a load balancer's long list
  * would be. */

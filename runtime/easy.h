@@ -27,10 +27,10 @@ struct xfer__options {
   void *header_data;
   xfer_read_callback read_cb;
   void *read_data;
-  const char *postfields;     /* not copied, as libcurl */
-  char *copypostfields;       /* owned copy from XFEROPT_COPYPOSTFIELDS */
-  int64_t postfieldsize;      /* -1: strlen(postfields) */
-  int64_t infilesize;         /* -1: unknown */
+  const char *postfields; /* not copied, as libcurl */
+  char *copypostfields;   /* owned copy from XFEROPT_COPYPOSTFIELDS */
+  int64_t postfieldsize;  /* -1: strlen(postfields) */
+  int64_t infilesize;     /* -1: unknown */
   char *customrequest;
   char *useragent;
   struct xfer_slist *httpheader; /* not copied */
@@ -56,10 +56,10 @@ struct xfer__options {
   char *cipher_list;
   char *tls13_ciphers;
   char *pinnedpubkey;
-  void *ca_blob;              /* owned when ca_blob_owned (XFER_BLOB_COPY) */
+  void *ca_blob; /* owned when ca_blob_owned (XFER_BLOB_COPY) */
   size_t ca_blob_len;
-  uint16_t ssl_version_min;   /* XFER__TLS_V1_2 or _V1_3 */
-  uint16_t ssl_version_max;   /* 0: the newest */
+  uint16_t ssl_version_min; /* XFER__TLS_V1_2 or _V1_3 */
+  uint16_t ssl_version_max; /* 0: the newest */
   unsigned ca_blob_owned : 1;
   unsigned ssl_verifypeer : 1;
   unsigned ssl_verifyhost : 1;
@@ -108,19 +108,19 @@ struct xfer__info {
   /* Microseconds from the start, as the _TIME_T infos. */
   int64_t t_namelookup, t_connect, t_appconnect, t_pretransfer, t_starttransfer, t_total;
   long ssl_verifyresult;
-  int tls_backend;   /* XFERSSLBACKEND_* of the connection, 0 when plain */
+  int tls_backend; /* XFERSSLBACKEND_* of the connection, 0 when plain */
   unsigned tls_resumed : 1;
 };
 
 struct xfer__transfer {
   enum xfer__state state;
   xfer_code result;
-  uint64_t t_start;       /* monotonic us */
+  uint64_t t_start;             /* monotonic us */
   struct xfer__heap_node timer; /* nearest of the total and connect deadlines */
   struct xfer__conn *conn;
   struct xfer__dns_req *dns; /* in-flight lookup, while RESOLVING */
   struct xfer__tls_ctx *tls; /* the TLS context of an https origin, else NULL */
-  struct xfer__url *url;  /* the URL being fetched: &easy->url or redirect_url */
+  struct xfer__url *url;     /* the URL being fetched: &easy->url or redirect_url */
   struct xfer__url redirect_url;
   struct sockaddr_storage addrs[XFER__DNS_MAX_ADDRS];
   unsigned naddrs;
@@ -128,10 +128,10 @@ struct xfer__transfer {
   /* Request being sent. */
   const char *req_head;
   size_t req_head_len;
-  const char *req_body;   /* in-memory body (POSTFIELDS) */
-  int64_t req_body_len;   /* -1 read callback with unknown size */
+  const char *req_body; /* in-memory body (POSTFIELDS) */
+  int64_t req_body_len; /* -1 read callback with unknown size */
   int64_t body_sent;
-  uint64_t req_sent;      /* bytes of the request written so far */
+  uint64_t req_sent; /* bytes of the request written so far */
   unsigned body_from_cb : 1;
   unsigned body_chunked : 1;
   unsigned body_eof : 1;
@@ -147,10 +147,10 @@ struct xfer__transfer {
   unsigned progress_due : 1;
   /* Response parsing. */
   size_t head_scanned;
-  size_t head_total;      /* bytes of all heads (1xx included), capped */
+  size_t head_total; /* bytes of all heads (1xx included), capped */
   struct xfer__http_head head;
   struct xfer__http_body body;
-  uint64_t resp_bytes;    /* any response byte seen: no silent retry after it */
+  uint64_t resp_bytes; /* any response byte seen: no silent retry after it */
   /* Links. */
   struct xfer__queue ready_link;   /* m->ready: runs at the next turn */
   struct xfer__queue pending_link; /* m->pending: waits for a connection */
@@ -164,7 +164,7 @@ struct xfer_easy {
   struct xfer__url url;
   unsigned url_ok : 1;
   unsigned req_dirty : 1;
-  unsigned tls_dirty : 1;   /* a TLS option changed: rebuild tls_key */
+  unsigned tls_dirty : 1; /* a TLS option changed: rebuild tls_key */
   /* The pool key of the TLS options (tls/tls.h), built when first needed. */
   char *tls_key;
   uint32_t tls_hash;

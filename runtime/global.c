@@ -48,8 +48,8 @@ void xfer_global_cleanup(void) {
 static char version[160];
 
 static void make_version(void) {
-  snprintf(version, sizeof version, "xfer/" XFER_VERSION_TEXT " (backends: %s; TLS: %s)", xfer__backend_list(),
-           xfer__tls_list());
+  snprintf(version, sizeof version, "xfer/" XFER_VERSION_TEXT " (backends: %s; TLS: %s)",
+           xfer__backend_list(), xfer__tls_list());
 }
 
 const char *xfer_version(void) {

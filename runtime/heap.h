@@ -25,9 +25,7 @@ struct xfer__heap {
 
 void xfer__heap_init(struct xfer__heap *h);
 void xfer__heap_free(struct xfer__heap *h);
-static inline void xfer__heap_node_init(struct xfer__heap_node *n) {
-  n->index = XFER__HEAP_NONE;
-}
+static inline void xfer__heap_node_init(struct xfer__heap_node *n) { n->index = XFER__HEAP_NONE; }
 static inline int xfer__heap_node_active(const struct xfer__heap_node *n) {
   return n->index != XFER__HEAP_NONE;
 }

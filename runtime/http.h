@@ -19,9 +19,9 @@
 /* Limits, as libcurl 8's: MAX_HTTP_RESP_HEADER_SIZE (lib/http.h),
  * CURL_MAX_HTTP_HEADER (include/curl/curl.h) and, since 8.5,
  * MAX_HTTP_RESP_HEADER_COUNT. */
-#define XFER__HTTP_MAX_HEAD (300u * 1024u)  /* all of one response's head */
-#define XFER__HTTP_MAX_LINE (100u * 1024u)  /* one head line */
-#define XFER__HTTP_MAX_HEADERS 5000u        /* header lines per response */
+#define XFER__HTTP_MAX_HEAD        (300u * 1024u) /* all of one response's head */
+#define XFER__HTTP_MAX_LINE        (100u * 1024u) /* one head line */
+#define XFER__HTTP_MAX_HEADERS     5000u          /* header lines per response */
 /* The most header lines the codec can count: its resumable scan packs the
  * count into 16 bits, one value kept free. XFEROPT_MAX_HEADER_COUNT accepts
  * no more, so that every accepted value is honoured. */
@@ -40,7 +40,7 @@ enum xfer__http_framing {
   XFER__HTTP_BODY_NONE = 0,   /* HEAD, 1xx, 204, 304, or Content-Length: 0 */
   XFER__HTTP_BODY_LENGTH = 1, /* Content-Length */
   XFER__HTTP_BODY_CHUNKED = 2,
-  XFER__HTTP_BODY_CLOSE = 3,  /* read until the peer closes */
+  XFER__HTTP_BODY_CLOSE = 3, /* read until the peer closes */
 };
 
 struct xfer__http_head {
@@ -67,31 +67,29 @@ struct xfer__http_head {
  * `scanned` (may be NULL) is an in/out cursor: how far a previous call on a
  * prefix of the same buffer already looked, so that a head arriving a byte at
  * a time costs O(n), not O(n^2). Start it at 0. */
-int xfer__http_parse_head(struct xfer__http_head *h, const char *buf, size_t len,
-                          size_t *scanned, const struct xfer__http_limits *lim,
-                          const char **errmsg);
+int xfer__http_parse_head(struct xfer__http_head *h, const char *buf, size_t len, size_t *scanned,
+                          const struct xfer__http_limits *lim, const char **errmsg);
 
 /* Steps through the lines of a parsed head (status line first, then each
  * header line, then the empty line), each including its line ending, as the
  * header callback receives them. *pos starts at 0. Returns 1 with
  * line and line_len set, or 0 at the end. */
-int xfer__http_next_line(const char *head, size_t head_len, size_t *pos,
-                         const char **line, size_t *line_len);
+int xfer__http_next_line(const char *head, size_t head_len, size_t *pos, const char **line,
+                         size_t *line_len);
 
 /* Decides the body framing for a response to `method_is_head`. */
-enum xfer__http_framing xfer__http_framing(const struct xfer__http_head *h,
-                                           int method_is_head);
+enum xfer__http_framing xfer__http_framing(const struct xfer__http_head *h, int method_is_head);
 
 /* ---- Response body ---------------------------------------------------- */
 
 struct xfer__http_body {
   enum xfer__http_framing framing;
-  uint64_t remaining;  /* LENGTH: bytes left; CHUNKED: bytes left in chunk */
-  int state;           /* private: the chunked decoder's state */
-  uint32_t digits;     /* private: hex digits seen in the chunk-size line */
+  uint64_t remaining;     /* LENGTH: bytes left; CHUNKED: bytes left in chunk */
+  int state;              /* private: the chunked decoder's state */
+  uint32_t digits;        /* private: hex digits seen in the chunk-size line */
   uint64_t trailer_bytes; /* private: budget for the trailer section */
   uint32_t trailer_lines;
-  uint64_t line_bytes;    /* private: length of the current framing line */
+  uint64_t line_bytes; /* private: length of the current framing line */
   unsigned done : 1;
 };
 
@@ -106,9 +104,8 @@ void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing fra
  * bytes are needed, or a negative code (error.h; *errmsg set; for an error returned by
  * on_data, *errmsg is left NULL). *consumed gets the bytes used: after 1,
  * anything left over in buf does not belong to this response. */
-int xfer__http_body_feed(struct xfer__http_body *b, const char *buf, size_t len,
-                         size_t *consumed, xfer__http_data_fn on_data, void *ctx,
-                         const char **errmsg);
+int xfer__http_body_feed(struct xfer__http_body *b, const char *buf, size_t len, size_t *consumed,
+                         xfer__http_data_fn on_data, void *ctx, const char **errmsg);
 
 /* The peer closed the stream. Returns 1 when that completes the body
  * (XFER__HTTP_BODY_CLOSE, or already done), or XFER__EPARTIAL with
@@ -118,16 +115,16 @@ int xfer__http_body_eof(struct xfer__http_body *b, const char **errmsg);
 /* ---- Request head ----------------------------------------------------- */
 
 /* Body length values of xfer__http_request.body_len other than a size. */
-#define XFER__HTTP_NO_BODY (-1)
+#define XFER__HTTP_NO_BODY      (-1)
 #define XFER__HTTP_CHUNKED_BODY (-2) /* size unknown: Transfer-Encoding: chunked */
 
 struct xfer__http_request {
-  const char *method;      /* "GET", "POST", a custom word */
-  const char *target;      /* path and query, starting with '/' */
-  const char *host;        /* Host header value: host, or host:port */
-  const char *user_agent;  /* NULL: no User-Agent header, as libcurl */
+  const char *method;               /* "GET", "POST", a custom word */
+  const char *target;               /* path and query, starting with '/' */
+  const char *host;                 /* Host header value: host, or host:port */
+  const char *user_agent;           /* NULL: no User-Agent header, as libcurl */
   const struct xfer_slist *headers; /* XFEROPT_HTTPHEADER, may be NULL */
-  int64_t body_len;        /* >= 0, XFER__HTTP_NO_BODY or XFER__HTTP_CHUNKED_BODY */
+  int64_t body_len;                 /* >= 0, XFER__HTTP_NO_BODY or XFER__HTTP_CHUNKED_BODY */
   /* Content-Type to send unless the user's headers set or remove it; NULL
    * for none (POSTFIELDS uses application/x-www-form-urlencoded). */
   const char *content_type;

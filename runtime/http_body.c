@@ -25,16 +25,16 @@ enum chunk_state {
   CS_EXT_QUOTED,     /* inside a quoted-string value */
   CS_EXT_QUOTED_ESC, /* after a backslash in a quoted string */
   CS_EXT_AFTER_QUOTE,
-  CS_EXT_BWS,        /* whitespace after a value: ';' must follow */
-  CS_SIZE_LF,        /* CR seen at the end of the size line */
+  CS_EXT_BWS, /* whitespace after a value: ';' must follow */
+  CS_SIZE_LF, /* CR seen at the end of the size line */
   CS_DATA,
-  CS_DATA_CR,        /* chunk data must be followed by CRLF */
+  CS_DATA_CR, /* chunk data must be followed by CRLF */
   CS_DATA_LF,
-  CS_TR_LINE_START,  /* start of a trailer line, or the final empty line */
+  CS_TR_LINE_START, /* start of a trailer line, or the final empty line */
   CS_TR_NAME,
   CS_TR_VALUE,
   CS_TR_VALUE_CR,
-  CS_TR_END_LF,      /* CR of the final empty line seen */
+  CS_TR_END_LF, /* CR of the final empty line seen */
   CS_DONE,
 };
 
@@ -50,9 +50,7 @@ static int is_qdtext(unsigned char c) {
          (c >= 0x5d && c <= 0x7e) || c >= 0x80;
 }
 
-static int is_quoted_pair_char(unsigned char c) {
-  return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
+static int is_quoted_pair_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
 /* Every chunk-framing error is a receive error, as in curl (tests 36, 1416:
  * "... in chunked-encoding" is CURLE_RECV_ERROR). */
@@ -101,8 +99,7 @@ void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing fra
   b->state = CS_SIZE_FIRST;
   if (framing == XFER__HTTP_BODY_LENGTH)
     b->remaining = content_length > 0 ? (uint64_t)content_length : 0;
-  if (framing == XFER__HTTP_BODY_NONE ||
-      (framing == XFER__HTTP_BODY_LENGTH && b->remaining == 0))
+  if (framing == XFER__HTTP_BODY_NONE || (framing == XFER__HTTP_BODY_LENGTH && b->remaining == 0))
     b->done = 1;
 }
 
@@ -111,7 +108,8 @@ void xfer__http_body_init(struct xfer__http_body *b, enum xfer__http_framing fra
 static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char **errmsg) {
   int d;
   if (!line_count(b))
-    return xfer__fail(errmsg, "A chunk-size line is longer than the header line limit", XFER__ETOOLARGE);
+    return xfer__fail(errmsg, "A chunk-size line is longer than the header line limit",
+                      XFER__ETOOLARGE);
   switch (b->state) {
   case CS_SIZE_FIRST:
   case CS_SIZE:
@@ -213,10 +211,11 @@ static int size_line_byte(struct xfer__http_body *b, unsigned char c, const char
  * forbids merging them, so a trailer can never change the framing). */
 static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char **errmsg) {
   if (!line_count(b))
-    return xfer__fail(errmsg, "A trailer line is longer than the header line limit", XFER__ETOOLARGE);
+    return xfer__fail(errmsg, "A trailer line is longer than the header line limit",
+                      XFER__ETOOLARGE);
   if (b->trailer_bytes == 0)
     return xfer__fail(errmsg, "The trailer section is larger than the head size limit",
-                XFER__EHEADSIZE);
+                      XFER__EHEADSIZE);
   b->trailer_bytes--;
   if (c == '\0')
     return xfer__fail(errmsg, "NUL byte in the trailer section", XFER__EMALFORMED);
@@ -228,12 +227,12 @@ static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char *
       b->state = CS_TR_END_LF;
     } else if (xfer__is_tchar(c)) {
       if (b->trailer_lines == 0)
-        return xfer__fail(errmsg, "The trailer section has more lines than the header limit allows", XFER__ETOOLARGE);
+        return xfer__fail(errmsg, "The trailer section has more lines than the header limit allows",
+                          XFER__ETOOLARGE);
       b->trailer_lines--;
       b->state = CS_TR_NAME;
     } else if (xfer__is_ows(c)) {
-      return xfer__fail(errmsg, "Folded line (obs-fold) in the trailer section",
-                  XFER__EMALFORMED);
+      return xfer__fail(errmsg, "Folded line (obs-fold) in the trailer section", XFER__EMALFORMED);
     } else {
       return xfer__fail(errmsg, "Invalid trailer name in the response", XFER__EMALFORMED);
     }
@@ -242,8 +241,7 @@ static int trailer_byte(struct xfer__http_body *b, unsigned char c, const char *
     if (c == ':')
       b->state = CS_TR_VALUE;
     else if (c == '\r' || c == '\n')
-      return xfer__fail(errmsg, "Trailer line without a colon in the response",
-                  XFER__EMALFORMED);
+      return xfer__fail(errmsg, "Trailer line without a colon in the response", XFER__EMALFORMED);
     else if (!xfer__is_tchar(c))
       return xfer__fail(errmsg, "Invalid trailer name in the response", XFER__EMALFORMED);
     return 0;
@@ -304,8 +302,7 @@ static int feed_chunked(struct xfer__http_body *b, const char *buf, size_t len, 
       i++;
       continue;
     }
-    rc = b->state >= CS_TR_LINE_START ? trailer_byte(b, c, errmsg)
-                                      : size_line_byte(b, c, errmsg);
+    rc = b->state >= CS_TR_LINE_START ? trailer_byte(b, c, errmsg) : size_line_byte(b, c, errmsg);
     if (rc != 0)
       break;
     i++;
@@ -320,9 +317,8 @@ static int feed_chunked(struct xfer__http_body *b, const char *buf, size_t len, 
   return 0;
 }
 
-int xfer__http_body_feed(struct xfer__http_body *b, const char *buf, size_t len,
-                         size_t *consumed, xfer__http_data_fn on_data, void *ctx,
-                         const char **errmsg) {
+int xfer__http_body_feed(struct xfer__http_body *b, const char *buf, size_t len, size_t *consumed,
+                         xfer__http_data_fn on_data, void *ctx, const char **errmsg) {
   size_t n;
   int rc;
   *consumed = 0;
@@ -362,7 +358,7 @@ int xfer__http_body_eof(struct xfer__http_body *b, const char **errmsg) {
   }
   if (b->framing == XFER__HTTP_BODY_CHUNKED)
     return xfer__fail(errmsg, "The connection closed before the end of the chunked response body",
-                XFER__EPARTIAL);
+                      XFER__EPARTIAL);
   return xfer__fail(errmsg, "The connection closed before the whole Content-Length body arrived",
-              XFER__EPARTIAL);
+                    XFER__EPARTIAL);
 }

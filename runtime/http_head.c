@@ -63,7 +63,7 @@ struct scan_state {
  * costs a re-read of the excess). Where size_t is 32 bits there is no room,
  * and every call scans from the start: correct, but O(n^2) per head. */
 #if SIZE_MAX >= UINT64_MAX
-#define SCAN_RESUMABLE 1
+#define SCAN_RESUMABLE  1
 #define SCAN_DELTA_UNIT 2u
 #else
 #define SCAN_RESUMABLE 0
@@ -106,8 +106,8 @@ static void scan_unpack(struct scan_state *s, size_t packed, size_t len) {
  * length, 0 when more bytes are needed, or a limit error. Every decision
  * depends only on the bytes before the position where it is taken, so the
  * result for a buffer does not depend on how it was split into calls. */
-static int scan_head(const char *buf, size_t len, struct scan_state *s,
-                     const struct scan_limits *l, const char **errmsg) {
+static int scan_head(const char *buf, size_t len, struct scan_state *s, const struct scan_limits *l,
+                     const char **errmsg) {
   size_t end = len < l->max_head ? len : l->max_head;
 
   while (s->cursor < end) {
@@ -119,23 +119,24 @@ static int scan_head(const char *buf, size_t len, struct scan_state *s,
        * max_line bytes can only become too long: stop now. */
       if (end - s->line_start >= l->max_line)
         return xfer__fail(errmsg, "A response header line is longer than the header line limit",
-                    XFER__ETOOLARGE);
+                          XFER__ETOOLARGE);
       break;
     }
     pos = (size_t)(lf - buf);
     line_len = pos + 1 - s->line_start;
     if (line_len > l->max_line)
       return xfer__fail(errmsg, "A response header line is longer than the header line limit",
-                  XFER__ETOOLARGE);
+                        XFER__ETOOLARGE);
     if (line_len == 1 || (line_len == 2 && buf[s->line_start] == '\r'))
       return (int)(pos + 1);
     if (s->line_start != 0 && ++s->lines > l->max_headers)
-      return xfer__fail(errmsg, "The response has more header lines than the limit allows", XFER__ETOOLARGE);
+      return xfer__fail(errmsg, "The response has more header lines than the limit allows",
+                        XFER__ETOOLARGE);
     s->line_start = s->cursor = pos + 1;
   }
   if (len > l->max_head)
     return xfer__fail(errmsg, "The response head is larger than the head size limit",
-                XFER__EHEADSIZE);
+                      XFER__EHEADSIZE);
   return 0;
 }
 
@@ -146,7 +147,7 @@ static int scan_head(const char *buf, size_t len, struct scan_state *s,
 struct head_fields {
   int has_cl;
   int has_te;
-  int te_chunked;   /* "chunked" seen, and must stay the last coding */
+  int te_chunked; /* "chunked" seen, and must stay the last coding */
   int conn_close;
   int conn_keep_alive;
 };
@@ -161,12 +162,11 @@ static int parse_status_line(struct xfer__http_head *h, const char *s, size_t n,
    * asked for (curl test 471); anything else is an unsupported version. */
   if (s[5] == '2' || s[5] == '3')
     return xfer__fail(errmsg, "HTTP/2 or HTTP/3 status line on an HTTP/1.1 connection",
-                XFER__EMALFORMED);
+                      XFER__EMALFORMED);
   if (s[5] != '1')
     return xfer__fail(errmsg, "Unsupported HTTP version in the response", XFER__ENOTHTTP);
   if (n < 9 || s[6] != '.' || (s[7] != '0' && s[7] != '1') || s[8] != ' ')
-    return xfer__fail(errmsg, "Unsupported HTTP/1 version in the response",
-                XFER__ENOTHTTP);
+    return xfer__fail(errmsg, "Unsupported HTTP/1 version in the response", XFER__ENOTHTTP);
   h->minor_version = s[7] - '0';
   /* Exactly three digits, then SP or the end of the line: a fourth digit,
    * a second space or a sign is refused before any arithmetic is done, so
@@ -179,16 +179,15 @@ static int parse_status_line(struct xfer__http_head *h, const char *s, size_t n,
     return xfer__fail(errmsg, "Invalid HTTP status code in the response", XFER__ENOTHTTP);
   for (i = 12; i < n; i++) {
     if (!is_value_char((unsigned char)s[i]))
-      return xfer__fail(errmsg, "Invalid character in the response status line",
-                  XFER__EMALFORMED);
+      return xfer__fail(errmsg, "Invalid character in the response status line", XFER__EMALFORMED);
   }
   return 0;
 }
 
 /* Content-Length = 1*DIGIT, or a list of identical values ("6, 6", RFC 9112
  * section 6.3 item 5). Every value on every line must agree. */
-static int parse_content_length(struct xfer__http_head *h, struct head_fields *f,
-                                const char *v, size_t n, const char **errmsg) {
+static int parse_content_length(struct xfer__http_head *h, struct head_fields *f, const char *v,
+                                size_t n, const char **errmsg) {
   size_t i = 0;
   do {
     int64_t value = 0;
@@ -199,7 +198,7 @@ static int parse_content_length(struct xfer__http_head *h, struct head_fields *f
       int d = v[i] - '0';
       if (value > (INT64_MAX - d) / 10)
         return xfer__fail(errmsg, "Content-Length value too large in the response",
-                    XFER__EMALFORMED);
+                          XFER__EMALFORMED);
       value = value * 10 + d;
       digits++;
       i++;
@@ -207,11 +206,10 @@ static int parse_content_length(struct xfer__http_head *h, struct head_fields *f
     while (i < n && xfer__is_ows((unsigned char)v[i]))
       i++;
     if (digits == 0 || (i < n && v[i] != ','))
-      return xfer__fail(errmsg, "Invalid Content-Length value in the response",
-                  XFER__EMALFORMED);
+      return xfer__fail(errmsg, "Invalid Content-Length value in the response", XFER__EMALFORMED);
     if (f->has_cl && value != h->content_length)
       return xfer__fail(errmsg, "Conflicting Content-Length values in the response",
-                  XFER__EMALFORMED);
+                        XFER__EMALFORMED);
     h->content_length = value;
     f->has_cl = 1;
   } while (i++ < n);
@@ -241,19 +239,17 @@ static int parse_transfer_encoding(struct head_fields *f, const char *v, size_t 
     if (xfer__view_is(v + start, end - start, "chunked")) {
       if (f->te_chunked)
         return xfer__fail(errmsg, "Transfer-Encoding: chunked applied twice in the response",
-                    XFER__EMALFORMED);
+                          XFER__EMALFORMED);
       f->te_chunked = 1;
     } else if (f->te_chunked) {
       return xfer__fail(errmsg, "Transfer-Encoding: chunked is not the last coding in the response",
-                  XFER__EENCODING);
+                        XFER__EENCODING);
     } else if (!xfer__view_is(v + start, end - start, "identity")) {
-      return xfer__fail(errmsg, "Unsupported transfer coding in the response",
-                  XFER__EENCODING);
+      return xfer__fail(errmsg, "Unsupported transfer coding in the response", XFER__EENCODING);
     }
   }
   if (elements == 0)
-    return xfer__fail(errmsg, "Empty Transfer-Encoding header in the response",
-                XFER__EMALFORMED);
+    return xfer__fail(errmsg, "Empty Transfer-Encoding header in the response", XFER__EMALFORMED);
   f->has_te = 1;
   return 0;
 }
@@ -286,9 +282,9 @@ static int parse_header_line(struct xfer__http_head *h, struct head_fields *f, c
      * header is a smuggling vector (CVE-2022-32215, CVE-2024-27982), so
      * both obs-fold and whitespace before the first field are errors. */
     return xfer__fail(errmsg,
-                first ? "Whitespace before the first header line of the response"
-                      : "Folded header line (obs-fold) in the response",
-                XFER__EMALFORMED);
+                      first ? "Whitespace before the first header line of the response"
+                            : "Folded header line (obs-fold) in the response",
+                      XFER__EMALFORMED);
   }
   /* A line with no colon at all is named as such (curl's "Header without
    * colon"), before its name is judged. */
@@ -302,8 +298,7 @@ static int parse_header_line(struct xfer__http_head *h, struct head_fields *f, c
   ve = n;
   for (i = vs; i < n; i++) {
     if (!is_value_char((unsigned char)s[i]))
-      return xfer__fail(errmsg, "Invalid character in a response header value",
-                  XFER__EMALFORMED);
+      return xfer__fail(errmsg, "Invalid character in a response header value", XFER__EMALFORMED);
   }
   while (vs < ve && xfer__is_ows((unsigned char)s[vs]))
     vs++;
@@ -319,10 +314,9 @@ static int parse_header_line(struct xfer__http_head *h, struct head_fields *f, c
   } else if (xfer__view_is(s, name_len, "location") && ve > vs) {
     /* Location is a singleton field (RFC 9110 section 10.2.2): two that
      * differ leave the redirect target ambiguous (curl tests 772, 580). */
-    if (h->location &&
-        (h->location_len != ve - vs || memcmp(h->location, s + vs, ve - vs) != 0))
+    if (h->location && (h->location_len != ve - vs || memcmp(h->location, s + vs, ve - vs) != 0))
       return xfer__fail(errmsg, "Multiple different Location headers in the response",
-                  XFER__EMALFORMED);
+                        XFER__EMALFORMED);
     h->location = s + vs;
     h->location_len = ve - vs;
   }
@@ -379,12 +373,13 @@ static int parse_complete(struct xfer__http_head *h, const char *buf, size_t hea
    * error"; llhttp 9 makes it one by default, and so does xfer. */
   if (f.has_te && f.has_cl)
     return xfer__fail(errmsg, "Both Content-Length and Transfer-Encoding in the response",
-                XFER__EMALFORMED);
+                      XFER__EMALFORMED);
   /* No Upgrade is ever requested, so a 101 can only be a confused or
    * hostile server (RFC 9110 section 15.2.2). */
   if (h->status == 101)
-    return xfer__fail(errmsg, "Unexpected 101 Switching Protocols response (no upgrade was requested)",
-                XFER__EMALFORMED);
+    return xfer__fail(errmsg,
+                      "Unexpected 101 Switching Protocols response (no upgrade was requested)",
+                      XFER__EMALFORMED);
   h->chunked = f.te_chunked ? 1u : 0u;
   h->conn_close = (f.conn_close || (h->minor_version == 0 && !f.conn_keep_alive)) ? 1u : 0u;
   return (int)head_len;
@@ -392,9 +387,8 @@ static int parse_complete(struct xfer__http_head *h, const char *buf, size_t hea
 
 /* ---- Public entry points ------------------------------------------------ */
 
-int xfer__http_parse_head(struct xfer__http_head *h, const char *buf, size_t len,
-                          size_t *scanned, const struct xfer__http_limits *lim,
-                          const char **errmsg) {
+int xfer__http_parse_head(struct xfer__http_head *h, const char *buf, size_t len, size_t *scanned,
+                          const struct xfer__http_limits *lim, const char **errmsg) {
   static const char prefix[] = "http/";
   struct scan_limits l;
   struct scan_state s;
@@ -409,7 +403,7 @@ int xfer__http_parse_head(struct xfer__http_head *h, const char *buf, size_t len
   for (i = 0; i < n; i++) {
     if (xfer__ascii_lower((unsigned char)buf[i]) != (unsigned char)prefix[i])
       return xfer__fail(errmsg, "The response does not start with an HTTP/1.x status line",
-                  XFER__ENOTHTTP);
+                        XFER__ENOTHTTP);
   }
 
   effective_limits(lim, &l);
@@ -436,8 +430,7 @@ int xfer__http_next_line(const char *head, size_t head_len, size_t *pos, const c
   return 1;
 }
 
-enum xfer__http_framing xfer__http_framing(const struct xfer__http_head *h,
-                                           int method_is_head) {
+enum xfer__http_framing xfer__http_framing(const struct xfer__http_head *h, int method_is_head) {
   /* RFC 9112 section 6.3 items 1 and 2, in order: these never have a body
    * whatever their headers say (curl tests 249, 334). */
   if (method_is_head || (h->status >= 100 && h->status < 200) || h->status == 204 ||

@@ -18,8 +18,15 @@
 /* The defaults xfer may send. Wire order: Host, User-Agent, Accept,
  * Transfer-Encoding, then the user's headers, then Content-Length and
  * Content-Type, as libcurl. */
-enum default_header { DEF_HOST, DEF_USER_AGENT, DEF_ACCEPT, DEF_CONTENT_LENGTH,
-                      DEF_TRANSFER_ENCODING, DEF_CONTENT_TYPE, DEF_COUNT };
+enum default_header {
+  DEF_HOST,
+  DEF_USER_AGENT,
+  DEF_ACCEPT,
+  DEF_CONTENT_LENGTH,
+  DEF_TRANSFER_ENCODING,
+  DEF_CONTENT_TYPE,
+  DEF_COUNT
+};
 
 static const char *const default_names[DEF_COUNT] = {
     "host", "user-agent", "accept", "content-length", "transfer-encoding", "content-type",
@@ -30,8 +37,8 @@ struct user_header {
   const char *line;
   size_t line_len;
   size_t name_len;
-  char sep;            /* ':' or ';' */
-  const char *value;   /* after the separator, leading and trailing OWS trimmed */
+  char sep;          /* ':' or ';' */
+  const char *value; /* after the separator, leading and trailing OWS trimmed */
   size_t value_len;
 };
 
@@ -77,7 +84,7 @@ static int split_user_header(const char *line, struct user_header *u, const char
    * silently dropping a header the caller asked for hides a bug. */
   if (u->sep == ';' && u->value_len != 0)
     return xfer__fail(errmsg, "A custom request header \"Name;\" must have nothing after the ';'",
-                -EINVAL);
+                      -EINVAL);
   return 0;
 }
 
@@ -106,24 +113,24 @@ static int check_framing_header(const struct user_header *u, enum default_header
   if (which == DEF_CONTENT_LENGTH) {
     int64_t v;
     if (removal)
-      return body_len > 0 ? xfer__fail(errmsg, "Content-Length removed from a request with a body",
-                                 -EINVAL)
-                          : 0;
+      return body_len > 0
+                 ? xfer__fail(errmsg, "Content-Length removed from a request with a body", -EINVAL)
+                 : 0;
     v = u->sep == ':' ? parse_length(u->value, u->value_len) : -1;
     if (v < 0 || body_len == XFER__HTTP_CHUNKED_BODY || v != (body_len < 0 ? 0 : body_len))
       return xfer__fail(errmsg, "Custom Content-Length header does not match the request body",
-                  -EINVAL);
+                        -EINVAL);
     return 0;
   }
   if (removal)
     return body_len == XFER__HTTP_CHUNKED_BODY
                ? xfer__fail(errmsg, "Transfer-Encoding removed from a chunked request body",
-                      -EINVAL)
+                            -EINVAL)
                : 0;
   if (u->sep != ':' || body_len != XFER__HTTP_CHUNKED_BODY ||
       !xfer__view_is(u->value, u->value_len, "chunked"))
     return xfer__fail(errmsg, "Custom Transfer-Encoding header does not match the request body",
-                -EINVAL);
+                      -EINVAL);
   return 0;
 }
 
@@ -200,8 +207,7 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
   int rc;
 
   if (!r->method || !r->target || !r->host)
-    return xfer__fail(errmsg, "Missing method, target or host for the request",
-                -EINVAL);
+    return xfer__fail(errmsg, "Missing method, target or host for the request", -EINVAL);
   for (n = 0; r->method[n] != '\0'; n++) {
     if (!xfer__is_tchar((unsigned char)r->method[n]))
       return xfer__fail(errmsg, "Invalid character in the request method", -EINVAL);
@@ -218,9 +224,8 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
                          "Control character or space in the Host header", errmsg);
   if (rc < 0)
     return rc;
-  if (r->user_agent &&
-      (rc = check_wire_string(r->user_agent, &n, 1, "CR or LF in the User-Agent",
-                              "Control character in the User-Agent", errmsg)) < 0)
+  if (r->user_agent && (rc = check_wire_string(r->user_agent, &n, 1, "CR or LF in the User-Agent",
+                                               "Control character in the User-Agent", errmsg)) < 0)
     return rc;
   if (r->content_type &&
       (rc = check_wire_string(r->content_type, &n, 1, "CR or LF in the Content-Type",
@@ -234,8 +239,7 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
   for (l = r->headers; l; l = l->next) {
     struct user_header u;
     if (!l->data)
-      return xfer__fail(errmsg, "NULL string in the custom request headers",
-                  -EINVAL);
+      return xfer__fail(errmsg, "NULL string in the custom request headers", -EINVAL);
     if ((rc = split_user_header(l->data, &u, errmsg)) < 0)
       return rc;
     for (i = 0; i < DEF_COUNT; i++) {
@@ -246,8 +250,8 @@ static int validate(const struct xfer__http_request *r, int overridden[DEF_COUNT
         /* One framing header at most: two, even identical, is a request
          * a strict server refuses and a lax one may read either way. */
         if (++framing_headers > 1)
-          return xfer__fail(errmsg, "More than one custom Content-Length or Transfer-Encoding header",
-                      -EINVAL);
+          return xfer__fail(
+              errmsg, "More than one custom Content-Length or Transfer-Encoding header", -EINVAL);
         if ((rc = check_framing_header(&u, (enum default_header)i, r->body_len, errmsg)) < 0)
           return rc;
       }

@@ -185,8 +185,8 @@ xfer_easy **xfer_multi_get_handles(xfer_multi *m) {
     return NULL;
   size_t i = 0;
   struct xfer__queue *q;
-  xfer__queue_foreach(q, &m->easies) list[i++] = xfer__container_of(q, struct xfer_easy,
-                                                                    multi_link);
+  xfer__queue_foreach(q, &m->easies) list[i++] =
+      xfer__container_of(q, struct xfer_easy, multi_link);
   list[i] = NULL;
   return list;
 }
@@ -196,8 +196,7 @@ xfer_msg *xfer_multi_info_read(xfer_multi *m, int *msgs_in_queue) {
     *msgs_in_queue = 0;
   if (!xfer__multi_valid(m) || m->in_callback || xfer__queue_empty(&m->msgs))
     return NULL;
-  struct xfer_easy *e =
-      xfer__container_of(xfer__queue_head(&m->msgs), struct xfer_easy, msg_link);
+  struct xfer_easy *e = xfer__container_of(xfer__queue_head(&m->msgs), struct xfer_easy, msg_link);
   xfer__queue_remove(&e->msg_link);
   e->msg_queued = 0;
   m->nmsgs--;
@@ -237,8 +236,7 @@ void xfer__multi_close_fd(struct xfer_multi *m, int fd) {
   m->be->vt->close_fd(m->be, fd);
 }
 
-void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf,
-                             unsigned flags) {
+void xfer__multi_on_complete(void *ctx, uint64_t token, int32_t res, void *buf, unsigned flags) {
   struct xfer_multi *m = ctx;
   unsigned kind = (unsigned)((token & XFER__TOKEN_KIND_MASK) >> XFER__TOKEN_KIND_SHIFT);
   int last = !(flags & XFER__CF_MORE);

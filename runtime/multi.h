@@ -23,23 +23,23 @@
  * bodies, 64 connections, nginx), so the smallest bounds the added latency
  * best; one second bounds a typing mistake. */
 #define XFER__BATCH_WAIT_US_DEFAULT 50u
-#define XFER__BATCH_WAIT_US_MAX 1000000L
+#define XFER__BATCH_WAIT_US_MAX     1000000L
 /* One completion is waited for per XFER__BATCH_PER running transfers, so
  * that at most an eighth of the answers due wait in the kernel while the
  * rest keep the server busy; batching starts at two (16 transfers) and
  * stops growing at XFER__BATCH_MAX, past which longer batches save little
  * and only add latency. */
-#define XFER__BATCH_PER 8u
-#define XFER__BATCH_MAX 16u
+#define XFER__BATCH_PER             8u
+#define XFER__BATCH_MAX             16u
 
 struct xfer_multi {
   uint32_t magic;
-  uint64_t id;                 /* unique in the process: never reused */
+  uint64_t id; /* unique in the process: never reused */
   struct xfer__backend *be;
   enum xfer__backend_id backend_id;
-  unsigned waited : 1;         /* poll/wait ran since the last perform */
-  unsigned in_callback;        /* depth of application callbacks */
-  struct xfer__handles conns;  /* token -> connection */
+  unsigned waited : 1;        /* poll/wait ran since the last perform */
+  unsigned in_callback;       /* depth of application callbacks */
+  struct xfer__handles conns; /* token -> connection */
   struct xfer__pool pool;
   struct xfer__dns dns;
   struct xfer__heap timers;
@@ -52,13 +52,13 @@ struct xfer_multi {
   unsigned nadded;
   unsigned nrunning;
   unsigned nmsgs;
-  uint64_t now;                 /* monotonic us, read once per turn */
+  uint64_t now; /* monotonic us, read once per turn */
   uint64_t turn;
-  uint64_t last_wait;           /* monotonic us when the backend last gathered events */
-  unsigned submitted;           /* ops submitted since the last backend wait */
-  unsigned nevents;             /* completions seen by the current wait */
-  unsigned woken : 1;           /* the wakeup eventfd fired */
-  unsigned dns_ready : 1;       /* a resolver thread posted an answer */
+  uint64_t last_wait;     /* monotonic us when the backend last gathered events */
+  unsigned submitted;     /* ops submitted since the last backend wait */
+  unsigned nevents;       /* completions seen by the current wait */
+  unsigned woken : 1;     /* the wakeup eventfd fired */
+  unsigned dns_ready : 1; /* a resolver thread posted an answer */
   /* Wakeup: an eventfd watched by an internal POLL_IN op. */
   /* The extra fds of a poll/wait beyond what fits on the stack; grown only
    * when a caller passes more than ever before. */
@@ -73,24 +73,24 @@ struct xfer_multi {
   void *socket_data;
   xfer_multi_timer_callback timer_cb;
   void *timer_data;
-  struct xfer__sock *socks;   /* by fd number; grown, never shrunk */
+  struct xfer__sock *socks; /* by fd number; grown, never shrunk */
   int nsocks;
-  int *sock_dirty;            /* fds whose interest to recompute at the flush */
+  int *sock_dirty; /* fds whose interest to recompute at the flush */
   int nsock_dirty;
-  unsigned ngrace;            /* idle fds (or the single fd) in their call of grace */
-  uint64_t timer_when;        /* the deadline the timer callback was last told */
-  unsigned timer_stale : 1;   /* the timer callback refused: tell it again */
-  unsigned cb_failed : 1;     /* a socket or timer callback refused in this call */
-  unsigned socks_lost : 1;    /* no memory to track an fd: its transfer must fail */
+  unsigned ngrace;                /* idle fds (or the single fd) in their call of grace */
+  uint64_t timer_when;            /* the deadline the timer callback was last told */
+  unsigned timer_stale : 1;       /* the timer callback refused: tell it again */
+  unsigned cb_failed : 1;         /* a socket or timer callback refused in this call */
+  unsigned socks_lost : 1;        /* no memory to track an fd: its transfer must fail */
   unsigned socks_had_running : 1; /* transfers ran at the last flush */
-  unsigned single_fd : 1;     /* XFERMOPT_SINGLE_FD */
-  uint8_t single_grace;       /* as xfer__sock.grace, for the single fd */
-  unsigned announce_wakeup : 1; /* XFERMOPT_ANNOUNCE_WAKEUP */
-  unsigned batch_wait_us;       /* XFERMOPT_BATCH_WAIT_US */
-  unsigned wakeup_refused : 1;  /* the socket callback refused the wakeup fd */
+  unsigned single_fd : 1;         /* XFERMOPT_SINGLE_FD */
+  uint8_t single_grace;           /* as xfer__sock.grace, for the single fd */
+  unsigned announce_wakeup : 1;   /* XFERMOPT_ANNOUNCE_WAKEUP */
+  unsigned batch_wait_us;         /* XFERMOPT_BATCH_WAIT_US */
+  unsigned wakeup_refused : 1;    /* the socket callback refused the wakeup fd */
   uint8_t single_announced;
   void *single_sockp;
-  int sock_epfd;              /* single-fd mode's own epoll set, or -1 */
+  int sock_epfd; /* single-fd mode's own epoll set, or -1 */
 };
 
 /* What the host loop was told about one fd. */

@@ -41,7 +41,7 @@
  * "no timer" is not announced before anything was, as libcurl's initial
  * last_timeout of -1 does. */
 #define TIMER_NONE UINT64_MAX
-#define TIMER_NOW 0
+#define TIMER_NOW  0
 
 /* Timer calls an idle fd's grace lasts. One is not enough: a host's timer
  * that was armed before the grace began can fire in the very batch of
@@ -51,9 +51,7 @@
  * itself asked for, at 0 ms. */
 #define GRACE_TIMER_CALLS 2
 
-static int event_mode(const struct xfer_multi *m) {
-  return m->socket_cb != NULL;
-}
+static int event_mode(const struct xfer_multi *m) { return m->socket_cb != NULL; }
 
 /* Whether fds are tracked one by one: for the host in per-socket mode, for
  * the multi's own epoll set in single-fd mode over io_uring. */
@@ -119,8 +117,8 @@ void xfer__socks_note_slow(struct xfer_multi *m, struct xfer__op *op) {
   mark(m, op->fd);
 }
 
-static void call_socket_cb(struct xfer_multi *m, struct xfer_easy *e, int fd, int what,
-                           void *sockp, int *failed) {
+static void call_socket_cb(struct xfer_multi *m, struct xfer_easy *e, int fd, int what, void *sockp,
+                           int *failed) {
   m->in_callback++;
   int rc = m->socket_cb(e, fd, what, m->socket_data, sockp);
   m->in_callback--;

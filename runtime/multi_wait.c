@@ -121,9 +121,9 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
   if (np) {
     for (unsigned i = 0; i < np; i++) {
       short r = pf[i].revents;
-      extra[i].revents = (short)(((r & POLLIN) ? XFER_WAIT_POLLIN : 0) |
-                                 ((r & POLLPRI) ? XFER_WAIT_POLLPRI : 0) |
-                                 ((r & POLLOUT) ? XFER_WAIT_POLLOUT : 0));
+      extra[i].revents =
+          (short)(((r & POLLIN) ? XFER_WAIT_POLLIN : 0) | ((r & POLLPRI) ? XFER_WAIT_POLLPRI : 0) |
+                  ((r & POLLOUT) ? XFER_WAIT_POLLOUT : 0));
     }
   }
   m->last_wait = xfer__now_us();

@@ -16,7 +16,7 @@
 /* How long the backend's last look at an idle connection is trusted. A
  * millisecond is many loop turns under load and far below any server's
  * keep-alive timeout; the safe retry rule covers the race that remains. */
-#define LIVENESS_TRUST_US 1000u
+#define LIVENESS_TRUST_US   1000u
 
 void xfer__pool_init(struct xfer__pool *p) {
   memset(p, 0, sizeof *p);
@@ -90,8 +90,7 @@ static void unlink_idle(struct xfer__pool *p, struct xfer__conn *c) {
 /* Makes room for need more bytes after *len in a buffer whose bytes before
  * *pos are consumed: compacts first, then doubles (from `initial` when the
  * buffer is not there yet). */
-static int reserve(char **buf, size_t *cap, size_t *len, size_t *pos, size_t need,
-                   size_t initial) {
+static int reserve(char **buf, size_t *cap, size_t *len, size_t *pos, size_t need, size_t initial) {
   if (*cap - *len >= need)
     return 0;
   if (*pos) {
@@ -218,7 +217,7 @@ struct xfer__conn *xfer__pool_checkout(struct xfer_multi *m, struct xfer__origin
       xfer__multi_cancel(m, &c->rx);
     else if (c->rx.armed)
       xfer__multi_retag(m, &c->rx, 0); /* the transfer's socket again for fdset */
-    int dead = c->rxq_len > 0; /* anything that arrived while idle */
+    int dead = c->rxq_len > 0;         /* anything that arrived while idle */
     /* The idle watch (POLL_IN) reports a FIN or stray bytes at every
      * backend wait. If the connection went idle in this turn, or the
      * backend looked less than a millisecond ago, nothing can have been
@@ -239,8 +238,8 @@ struct xfer__conn *xfer__pool_checkout(struct xfer_multi *m, struct xfer__origin
 }
 
 static void close_oldest_idle(struct xfer_multi *m) {
-  struct xfer__conn *c = xfer__container_of(xfer__queue_head(&m->pool.lru), struct xfer__conn,
-                                            lru_link);
+  struct xfer__conn *c =
+      xfer__container_of(xfer__queue_head(&m->pool.lru), struct xfer__conn, lru_link);
   xfer__pool_close(m, c);
 }
 
@@ -345,8 +344,7 @@ void xfer__pool_release(struct xfer_multi *m, struct xfer__conn *c, int reusable
    * answer read before its failed send: transfer.c), means the exchange
    * is not over. */
   int rx_busy = c->rx.armed && !(c->rx.flags & XFER__OPF_MULTISHOT);
-  if (!reusable || rx_busy || c->tx.armed || c->tx_done || c->rxq_len ||
-      xfer__conn_tls_busy(c)) {
+  if (!reusable || rx_busy || c->tx.armed || c->tx_done || c->rxq_len || xfer__conn_tls_busy(c)) {
     xfer__pool_close(m, c);
     return;
   }

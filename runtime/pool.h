@@ -43,21 +43,21 @@ struct xfer__origin {
    * and the newest resumable session made under this key. */
   struct xfer__tls_ctx *tls;
   void *tls_session;
-  unsigned nconns;          /* open: busy and idle */
-  struct xfer__queue idle;  /* idle connections, most recent first */
-  struct xfer__queue link;  /* pool's list of origins */
+  unsigned nconns;         /* open: busy and idle */
+  struct xfer__queue idle; /* idle connections, most recent first */
+  struct xfer__queue link; /* pool's list of origins */
 };
 
 struct xfer__conn {
-  uint64_t token;           /* handle-table token; ops carry it */
+  uint64_t token; /* handle-table token; ops carry it */
   int fd;
   struct xfer__origin *origin;
-  struct xfer_easy *owner;  /* the transfer using it, NULL when idle */
-  struct xfer__op rx;       /* RECV, or POLL_IN while idle */
-  struct xfer__op tx;       /* CONNECT or SEND */
-  struct iovec iov[2];      /* the request's plaintext being sent */
+  struct xfer_easy *owner; /* the transfer using it, NULL when idle */
+  struct xfer__op rx;      /* RECV, or POLL_IN while idle */
+  struct xfer__op tx;      /* CONNECT or SEND */
+  struct iovec iov[2];     /* the request's plaintext being sent */
   int iovcnt;
-  struct xfer__tls_conn tls; /* tls.ssl is NULL on a plain connection */
+  struct xfer__tls_conn tls;    /* tls.ssl is NULL on a plain connection */
   struct sockaddr_storage peer; /* the address it was opened to */
   /* Filled once when connected, copied into each transfer's infos: a reused
    * connection costs no getsockname() per request. */
@@ -66,12 +66,12 @@ struct xfer__conn {
   uint16_t local_port;
   char *rbuf;
   size_t rcap;
-  size_t rlen;              /* bytes in rbuf */
-  size_t rpos;              /* bytes of rbuf already consumed */
-  uint64_t idle_since;      /* monotonic us */
-  uint64_t idle_turn;       /* the multi's turn counter when it went idle */
-  unsigned completed : 1;   /* queued on m->completed */
-  unsigned tx_done : 1;     /* tx completion waiting to be processed */
+  size_t rlen;            /* bytes in rbuf */
+  size_t rpos;            /* bytes of rbuf already consumed */
+  uint64_t idle_since;    /* monotonic us */
+  uint64_t idle_turn;     /* the multi's turn counter when it went idle */
+  unsigned completed : 1; /* queued on m->completed */
+  unsigned tx_done : 1;   /* tx completion waiting to be processed */
   int32_t tx_res;
   /* Receive completions waiting for the next turn, in arrival order. A
    * multishot receive can complete several times per wait; each entry keeps
@@ -86,13 +86,13 @@ struct xfer__conn {
 
 struct xfer__pool {
   struct xfer__queue origins;
-  struct xfer__queue lru;    /* idle connections, oldest first */
-  struct xfer__queue free;   /* recycled connection objects */
-  unsigned nconns;           /* open connections */
+  struct xfer__queue lru;  /* idle connections, oldest first */
+  struct xfer__queue free; /* recycled connection objects */
+  unsigned nconns;         /* open connections */
   unsigned nidle;
-  long max_total;            /* 0: unlimited */
+  long max_total; /* 0: unlimited */
   long max_host;
-  long maxconnects;          /* 0: auto */
+  long maxconnects; /* 0: auto */
   uint64_t max_idle_us;
   struct xfer__heap_node idle_timer;
 };
@@ -100,7 +100,7 @@ struct xfer__pool {
 /* Op kinds in the token: bits 24..31 of the index half, which the handle
  * table never uses (its indexes stay below 2^22). */
 #define XFER__TOKEN_KIND_SHIFT 24
-#define XFER__TOKEN_KIND_MASK (0xffull << XFER__TOKEN_KIND_SHIFT)
+#define XFER__TOKEN_KIND_MASK  (0xffull << XFER__TOKEN_KIND_SHIFT)
 enum { XFER__TOK_RX = 1, XFER__TOK_TX = 2, XFER__TOK_WAKEUP = 3, XFER__TOK_DNS = 4 };
 
 void xfer__pool_init(struct xfer__pool *p);

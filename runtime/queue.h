@@ -11,21 +11,16 @@ struct xfer__queue {
   struct xfer__queue *prev;
 };
 
-#define xfer__container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+#define xfer__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static inline void xfer__queue_init(struct xfer__queue *q) {
   q->next = q;
   q->prev = q;
 }
 
-static inline int xfer__queue_empty(const struct xfer__queue *q) {
-  return q->next == q;
-}
+static inline int xfer__queue_empty(const struct xfer__queue *q) { return q->next == q; }
 
-static inline struct xfer__queue *xfer__queue_head(const struct xfer__queue *q) {
-  return q->next;
-}
+static inline struct xfer__queue *xfer__queue_head(const struct xfer__queue *q) { return q->next; }
 
 /* Append at the tail: FIFO order when consumed from the head. */
 static inline void xfer__queue_insert_tail(struct xfer__queue *h, struct xfer__queue *q) {

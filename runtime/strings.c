@@ -16,8 +16,8 @@
 
 /* RFC 3986 section 2.3: the unreserved characters are never encoded. */
 static int unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 char *xfer_easy_escape(xfer_easy *e, const char *s, int length) {
@@ -60,8 +60,7 @@ char *xfer_easy_unescape(xfer_easy *e, const char *s, int length, int *outlength
   for (size_t i = 0; i < n; i++) {
     int hi, lo;
     /* A '%' without two hex digits is kept as it is, as libcurl does. */
-    if (s[i] == '%' && i + 2 < n &&
-        (hi = xfer__hex_value((unsigned char)s[i + 1])) >= 0 &&
+    if (s[i] == '%' && i + 2 < n && (hi = xfer__hex_value((unsigned char)s[i + 1])) >= 0 &&
         (lo = xfer__hex_value((unsigned char)s[i + 2])) >= 0) {
       out[o++] = (char)(hi << 4 | lo);
       i += 2;
@@ -164,8 +163,7 @@ time_t xfer_getdate(const char *p, const time_t *unused) {
         hh = a;
         mm = b;
         ss = s;
-      } else if (d > start && (d[-1] == '+' || d[-1] == '-') && n == 4 && hh >= 0 &&
-                 !zone_set) {
+      } else if (d > start && (d[-1] == '+' || d[-1] == '-') && n == 4 && hh >= 0 && !zone_set) {
         long zh = v / 100, zm = v % 100;
         if (zh > 14 || zm > 59)
           return -1;
@@ -192,8 +190,8 @@ time_t xfer_getdate(const char *p, const time_t *unused) {
     hh = mm = ss = 0; /* a date without a time is its midnight */
   if (year < 1583)
     return -1; /* before the Gregorian calendar: libcurl refuses it too */
-  int64_t t = days_from_civil(year, (unsigned)mon + 1, (unsigned)mday) * 86400 +
-              hh * 3600 + mm * 60 + ss - zone;
+  int64_t t = days_from_civil(year, (unsigned)mon + 1, (unsigned)mday) * 86400 + hh * 3600 +
+              mm * 60 + ss - zone;
   if ((time_t)t != t)
     return -1;
   return (time_t)t;

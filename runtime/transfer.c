@@ -23,19 +23,21 @@
 #include "transfer.h"
 
 static const char *const state_names[XFER__ST_COUNT] = {
-    [XFER__ST_IDLE] = "IDLE",           [XFER__ST_INIT] = "INIT",
-    [XFER__ST_RESOLVING] = "RESOLVING", [XFER__ST_PENDING] = "PENDING",
-    [XFER__ST_CONNECTING] = "CONNECTING", [XFER__ST_TLS] = "TLS",
+    [XFER__ST_IDLE] = "IDLE",
+    [XFER__ST_INIT] = "INIT",
+    [XFER__ST_RESOLVING] = "RESOLVING",
+    [XFER__ST_PENDING] = "PENDING",
+    [XFER__ST_CONNECTING] = "CONNECTING",
+    [XFER__ST_TLS] = "TLS",
     [XFER__ST_SENDING] = "SENDING",
-    [XFER__ST_RECEIVING] = "RECEIVING", [XFER__ST_DONE] = "DONE",
+    [XFER__ST_RECEIVING] = "RECEIVING",
+    [XFER__ST_DONE] = "DONE",
 };
 
 /* Waiting states arm the connect deadline on entry. A transfer that takes a
  * warm connection never enters one, so the keep-alive path touches the
  * timer heap only when the application set a total timeout. */
-static void arm_timer(struct xfer_multi *m, struct xfer_easy *e) {
-  xfer__transfer_set_timer(m, e);
-}
+static void arm_timer(struct xfer_multi *m, struct xfer_easy *e) { xfer__transfer_set_timer(m, e); }
 
 static void enter_pending(struct xfer_multi *m, struct xfer_easy *e) {
   xfer__queue_insert_tail(&m->pending, &e->x.pending_link);
@@ -128,7 +130,8 @@ void xfer__transfer_timeout(struct xfer_multi *m, struct xfer_easy *e) {
     if (connecting_phase(e))
       xfer__transfer_fail(m, e, XFERE_OPERATION_TIMEDOUT,
                           "Operation timed out after %ld milliseconds before a connection "
-                          "was made", elapsed);
+                          "was made",
+                          elapsed);
     else
       xfer__transfer_fail(m, e, XFERE_OPERATION_TIMEDOUT,
                           "Operation timed out after %ld milliseconds with %lld bytes received",
@@ -221,8 +224,8 @@ void xfer__transfer_finish(struct xfer_multi *m, struct xfer_easy *e, xfer_code 
   xfer__transfer_promote(m);
 }
 
-void xfer__transfer_fail(struct xfer_multi *m, struct xfer_easy *e, xfer_code code,
-                         const char *fmt, ...) {
+void xfer__transfer_fail(struct xfer_multi *m, struct xfer_easy *e, xfer_code code, const char *fmt,
+                         ...) {
   if (fmt && e->opt.errorbuffer) {
     va_list ap;
     va_start(ap, fmt);
@@ -328,9 +331,8 @@ static void learn_addresses(struct xfer__conn *c) {
   }
   c->local_port = 0;
   if (getsockname(c->fd, (struct sockaddr *)&local, &len) == 0)
-    c->local_port = local.ss_family == AF_INET6
-                        ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
-                        : ntohs(((struct sockaddr_in *)&local)->sin_port);
+    c->local_port = local.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
+                                                : ntohs(((struct sockaddr_in *)&local)->sin_port);
 }
 
 static void note_addresses(struct xfer_easy *e, const struct xfer__conn *c) {
@@ -407,8 +409,8 @@ static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__ori
     XFER__SET_STATE(m, e, XFER__ST_CONNECTING);
     c->tx.kind = XFER__OP_CONNECT;
     c->tx.addr = (const struct sockaddr *)&c->peer;
-    c->tx.addrlen = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    c->tx.addrlen =
+        sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     xfer__multi_submit(m, &c->tx);
     return 0;
   }
@@ -419,7 +421,8 @@ static int open_next(struct xfer_multi *m, struct xfer_easy *e, struct xfer__ori
  * socket(2) failure is COULDNT_CONNECT as in libcurl's socket_open(), with
  * a sentence of its own so that running out of descriptors never reads like
  * a refusal; running out of memory is OUT_OF_MEMORY. */
-static void connect_failed(struct xfer_multi *m, struct xfer_easy *e, const struct open_error *why) {
+static void connect_failed(struct xfer_multi *m, struct xfer_easy *e,
+                           const struct open_error *why) {
   xfer_code code = why->step == FROM_LIBRARY ? xfer__code_of(why->err, XFERE_COULDNT_CONNECT)
                                              : xfer__code_of_call(why->err, XFERE_COULDNT_CONNECT);
   if (code == XFERE_OUT_OF_MEMORY) {
@@ -619,8 +622,8 @@ void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e) {
   /* 303 turns every method but HEAD into GET; 301 and 302 turn a POST into
    * GET, as browsers and libcurl do. */
   int to_get = (status == 303 && !x->method_head) ||
-               ((status == 301 || status == 302) && (e->opt.post || e->opt.postfields ||
-                                                     e->opt.copypostfields));
+               ((status == 301 || status == 302) &&
+                (e->opt.post || e->opt.postfields || e->opt.copypostfields));
   if (to_get)
     x->method_get_like = 1;
   xfer__url_free(&x->redirect_url);
@@ -675,8 +678,7 @@ void xfer__transfer_conn_event(struct xfer_multi *m, struct xfer__conn *c) {
    * the send error counts only if no complete answer came. Only bytes are
    * taken first: an end of stream or a receive error after them still
    * leaves the send error to speak. */
-  if (c->tx_done && c->tx_res < 0 && !c->tls.ssl && e->x.state == XFER__ST_SENDING &&
-      c->rxq_len) {
+  if (c->tx_done && c->tx_res < 0 && !c->tls.ssl && e->x.state == XFER__ST_SENDING && c->rxq_len) {
     take_receives(m, e, c, 1);
     if (e->x.conn != c || e->x.state == XFER__ST_DONE)
       return;

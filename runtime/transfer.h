@@ -9,10 +9,9 @@
 #define XFER__SET_STATE(m, e, st) xfer__set_state((m), (e), (st), __LINE__)
 void xfer__set_state(struct xfer_multi *m, struct xfer_easy *e, enum xfer__state st, int line);
 
-void xfer__transfer_finish(struct xfer_multi *m, struct xfer_easy *e, xfer_code code,
-                           int reusable);
-void xfer__transfer_fail(struct xfer_multi *m, struct xfer_easy *e, xfer_code code,
-                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void xfer__transfer_finish(struct xfer_multi *m, struct xfer_easy *e, xfer_code code, int reusable);
+void xfer__transfer_fail(struct xfer_multi *m, struct xfer_easy *e, xfer_code code, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
 void xfer__transfer_resolve(struct xfer_multi *m, struct xfer_easy *e);
 void xfer__transfer_connect_done(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
 void xfer__transfer_redirect(struct xfer_multi *m, struct xfer_easy *e);
@@ -64,8 +63,7 @@ void xfer__tls_begin(struct xfer_multi *m, struct xfer_easy *e);
 void xfer__tls_send(struct xfer_multi *m, struct xfer__conn *c);
 /* A SEND of the TLS output completed. */
 void xfer__tls_tx_done(struct xfer_multi *m, struct xfer_easy *e, int32_t res);
-void xfer__tls_received(struct xfer_multi *m, struct xfer_easy *e,
-                        const struct xfer__rx_entry *en);
+void xfer__tls_received(struct xfer_multi *m, struct xfer_easy *e, const struct xfer__rx_entry *en);
 void xfer__tls_arm_recv(struct xfer_multi *m, struct xfer__conn *c);
 /* Connection life (pool.c): fresh state, whether an exchange is still
  * unfinished, and the close (close_notify, library object freed). */

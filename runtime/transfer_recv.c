@@ -57,8 +57,9 @@ int xfer__transfer_progress(struct xfer_multi *m, struct xfer_easy *e) {
                               e->info.size_upload);
   m->in_callback--;
   if (rc != 0 && rc != XFER_PROGRESSFUNC_CONTINUE) {
-    xfer__transfer_fail(m, e, XFERE_ABORTED_BY_CALLBACK, "Operation aborted by the progress "
-                                                         "callback");
+    xfer__transfer_fail(m, e, XFERE_ABORTED_BY_CALLBACK,
+                        "Operation aborted by the progress "
+                        "callback");
     return -1;
   }
   return 0;
@@ -182,8 +183,8 @@ static int process_heads(struct xfer_multi *m, struct xfer_easy *e, struct input
   struct xfer__http_limits lim = limits_of(e);
   for (;;) {
     const char *errmsg = NULL;
-    int rc = xfer__http_parse_head(&x->head, in->p + in->pos, in->len - in->pos,
-                                   &x->head_scanned, &lim, &errmsg);
+    int rc = xfer__http_parse_head(&x->head, in->p + in->pos, in->len - in->pos, &x->head_scanned,
+                                   &lim, &errmsg);
     if (rc < 0) {
       xfer__transfer_fail(m, e, xfer__code_of(rc, XFERE_RECV_ERROR), "%s",
                           errmsg ? errmsg : xfer__err_text(rc));
@@ -248,8 +249,8 @@ static void process_input(struct xfer_multi *m, struct xfer_easy *e, struct inpu
   }
   const char *errmsg = NULL;
   size_t used = 0;
-  int rc = xfer__http_body_feed(&x->body, in->p + in->pos, in->len - in->pos, &used,
-                                on_body_data, e, &errmsg);
+  int rc = xfer__http_body_feed(&x->body, in->p + in->pos, in->len - in->pos, &used, on_body_data,
+                                e, &errmsg);
   in->pos += used;
   if (rc < 0) {
     if (errmsg)
@@ -307,8 +308,7 @@ void xfer__transfer_eof(struct xfer_multi *m, struct xfer_easy *e, int truncated
   int rc = xfer__http_body_eof(&x->body, &errmsg);
   if (rc < 0) {
     xfer__transfer_fail(m, e, xfer__code_of(rc, XFERE_PARTIAL_FILE), "%s (%lld bytes received)",
-                        errmsg ? errmsg : xfer__err_text(rc),
-                        (long long)e->info.size_download);
+                        errmsg ? errmsg : xfer__err_text(rc), (long long)e->info.size_download);
     return;
   }
   response_done(m, e, 0);

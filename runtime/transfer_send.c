@@ -46,8 +46,7 @@ static int64_t request_body_len(const struct xfer_easy *e) {
 
 int xfer__transfer_build_head(struct xfer_easy *e, const struct xfer__url *u, char **buf,
                               size_t *cap, size_t *len, const char **errmsg) {
-  int posting = !e->x.method_get_like && !e->opt.upload &&
-                (e->opt.post || memory_body(e));
+  int posting = !e->x.method_get_like && !e->opt.upload && (e->opt.post || memory_body(e));
   struct xfer__http_request r = {
       .method = request_method(e),
       .target = u->target,
@@ -153,7 +152,6 @@ static long fill_upload(struct xfer_multi *m, struct xfer_easy *e) {
     x->body_eof = 1;
   return (long)n;
 }
-
 
 /* Sends c->iov[0..iovcnt): as it is, or encrypted into the connection's
  * TLS output first. */

@@ -18,14 +18,14 @@
  * most plus a partial one in practice: a TLS 1.2 record is at most
  * 5 + 16384 + 2048 bytes. The output holds the client's handshake flight
  * and one full record of plaintext. */
-#define TLS_IBUF (32u * 1024u)
-#define TLS_OBUF (16384u + 4096u)
+#define TLS_IBUF        (32u * 1024u)
+#define TLS_OBUF        (16384u + 4096u)
 /* What one record adds to its plaintext, with room to spare: 5 bytes of
  * header, an 8-byte explicit nonce and a 16-byte tag (TLS 1.2 GCM), the
  * TLS 1.3 content type; a CBC suite an application asks for adds up to 85
  * (IV, HMAC-SHA384, padding). */
 #define RECORD_OVERHEAD 256u
-#define RECORD_MAX 16384u
+#define RECORD_MAX      16384u
 
 /* ---- contexts ----------------------------------------------------------- */
 
@@ -535,7 +535,8 @@ static void pump(struct xfer_multi *m, struct xfer_easy *e, struct xfer__conn *c
   }
 }
 
-void xfer__tls_received(struct xfer_multi *m, struct xfer_easy *e, const struct xfer__rx_entry *en) {
+void xfer__tls_received(struct xfer_multi *m, struct xfer_easy *e,
+                        const struct xfer__rx_entry *en) {
   struct xfer__conn *c = e->x.conn;
   struct xfer__tls_conn *t = &c->tls;
   int32_t res = en->res;

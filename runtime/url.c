@@ -96,8 +96,7 @@ static int parse_authority(const char *s, size_t n, struct url_parts *p, const c
     p->is_ipv6 = 1;
     host_end = (size_t)(close - s) + 1;
     if (host_end < n && s[host_end] != ':')
-      return xfer__fail(errmsg, "Invalid characters after the IPv6 address in the URL",
-                  XFER__EURL);
+      return xfer__fail(errmsg, "Invalid characters after the IPv6 address in the URL", XFER__EURL);
   } else {
     /* A host name or IPv4 address: letters, digits, '-', '.', '_'. No
      * percent-encoding and no non-ASCII (xfer has no IDN support). */
@@ -137,7 +136,7 @@ static int split_url(const char *url, size_t len, struct url_parts *p, const cha
       p->https = 1;
     else if (!xfer__view_is(url, slen, "http"))
       return xfer__fail(errmsg, "Unsupported protocol in the URL (only http and https)",
-                  XFER__ESCHEME);
+                        XFER__ESCHEME);
     if (slen + 2 >= len || url[slen + 2] != '/')
       return xfer__fail(errmsg, "The URL must have \"//\" after the scheme", XFER__EURL);
     start = slen + 3;
@@ -344,7 +343,7 @@ int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base, const
    * a '/' is never taken for one. */
   if (slen > 0 && !xfer__view_is(ref, slen, "http") && !xfer__view_is(ref, slen, "https"))
     return xfer__fail(errmsg, "Redirect to an unsupported protocol (only http and https)",
-                XFER__ESCHEME);
+                      XFER__ESCHEME);
 
   /* The absolute form of the reference is built as a URL string and then
    * parsed like any other: one validator, and dot segments are removed

@@ -12,9 +12,10 @@ struct xfer__url {
   uint16_t port;      /* explicit, or the scheme's default */
   unsigned is_ipv6 : 1;
   unsigned explicit_port : 1;
-  const char *target;   /* path and query, starting with '/' ("/" when empty); no fragment */
-  const char *host_hdr; /* Host header value: host, [v6], plus ":port" when explicit and not the default */
-  const char *full;     /* normalised absolute URL (for XFERINFO_EFFECTIVE_URL) */
+  const char *target; /* path and query, starting with '/' ("/" when empty); no fragment */
+  const char
+      *host_hdr; /* Host header value: host, [v6], plus ":port" when explicit and not the default */
+  const char *full; /* normalised absolute URL (for XFERINFO_EFFECTIVE_URL) */
 };
 
 /* Parses url into *u (which owns its memory afterwards). A URL without a
@@ -28,8 +29,8 @@ int xfer__url_parse(struct xfer__url *u, const char *url, const char **errmsg);
 /* Resolves a Location value (absolute, scheme-relative "//h/p",
  * absolute-path "/p", or relative "p") against base, into *out. Same return
  * values as xfer__url_parse. */
-int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base,
-                      const char *ref, size_t ref_len, const char **errmsg);
+int xfer__url_resolve(struct xfer__url *out, const struct xfer__url *base, const char *ref,
+                      size_t ref_len, const char **errmsg);
 
 void xfer__url_free(struct xfer__url *u);
 

@@ -26,7 +26,7 @@
 #define DEFAULT_TLS13 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 /* Appended to a caller's list: whatever it says, never a suite without
  * authentication or encryption. */
-#define NEVER ":!aNULL:!eNULL"
+#define NEVER         ":!aNULL:!eNULL"
 
 static BIO_METHOD *bio_method;
 
@@ -172,8 +172,8 @@ static int load_trust(SSL_CTX *c, const struct xfer__tls_config *cfg, struct xfe
   char why[160];
   if (!cfg->cainfo && !cfg->capath && !cfg->ca_blob) {
     if (SSL_CTX_set_default_verify_paths(c) != 1)
-      return xfer__tls_fail(err, XFER__TLS_CACERT, -ENOENT,
-                            "error setting the system CA store: %s", ossl_reason(why, sizeof why));
+      return xfer__tls_fail(err, XFER__TLS_CACERT, -ENOENT, "error setting the system CA store: %s",
+                            ossl_reason(why, sizeof why));
     return 0;
   }
   if ((cfg->cainfo || cfg->capath) &&
@@ -310,8 +310,8 @@ static int o_handshake(struct xfer__tls_conn *t, struct xfer__tls_err *err) {
   t->verify_result = vr;
   err->verify_result = vr;
   if (t->ctx->verifypeer && vr != X509_V_OK)
-    return xfer__tls_fail(err, XFER__TLS_VERIFY, -EKEYREJECTED,
-                          "SSL certificate problem: %s", X509_verify_cert_error_string(vr));
+    return xfer__tls_fail(err, XFER__TLS_VERIFY, -EKEYREJECTED, "SSL certificate problem: %s",
+                          X509_verify_cert_error_string(vr));
   return xfer__tls_fail(err, XFER__TLS_CONNECT, -EPROTO, "TLS handshake failed: %s",
                         ossl_reason(why, sizeof why));
 }

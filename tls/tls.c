@@ -231,9 +231,8 @@ int xfer__tls_session_new(struct xfer__tls_conn *t, void *session) {
 
 unsigned long xfer__tls_alloc_failures(void) { return alloc_failures; }
 
-
-int xfer__tls_fail(struct xfer__tls_err *err, enum xfer__tls_cause cause, int rc,
-                   const char *fmt, ...) {
+int xfer__tls_fail(struct xfer__tls_err *err, enum xfer__tls_cause cause, int rc, const char *fmt,
+                   ...) {
   err->cause = cause;
   va_list ap;
   va_start(ap, fmt);
@@ -374,13 +373,13 @@ int xfer__tls_check_pin(struct xfer__tls_conn *t, const char *pins, struct xfer_
  * so a warm keep-alive request makes no allocation at all. A 16-byte header
  * before each block names its class (or its size when it is not cached). */
 
-#define CLASSES 4
+#define CLASSES   4
 #define PER_CLASS 64 /* bounds what a thread keeps: 64 * (64+128+256+512) B */
-#define HEADER 16u
+#define HEADER    16u
 /* In the header's first word with the class: a block freed to us that
  * lacks it was not allocated by us (a library used before xfer started it),
  * and goes back to libc. */
-#define MAGIC ((size_t)0x78746c7300000000ull)
+#define MAGIC     ((size_t)0x78746c7300000000ull)
 
 static const size_t class_size[CLASSES] = {64, 128, 256, 512};
 

@@ -52,15 +52,15 @@ struct xfer__tls_config {
 /* Why a TLS step failed, for the edge to map onto a libcurl code. */
 enum xfer__tls_cause {
   XFER__TLS_OK = 0,
-  XFER__TLS_CONNECT,   /* handshake failed: 35 SSL_CONNECT_ERROR */
-  XFER__TLS_VERIFY,    /* peer certificate rejected: 60 PEER_FAILED_VERIFICATION */
-  XFER__TLS_PINNED,    /* public key pin mismatch: 90 SSL_PINNEDPUBKEYNOTMATCH */
-  XFER__TLS_CACERT,    /* CA file, path or blob unusable: 77 SSL_CACERT_BADFILE */
-  XFER__TLS_CERT,      /* client certificate or key unusable: 58 SSL_CERTPROBLEM */
-  XFER__TLS_CIPHER,    /* cipher list refused: 59 SSL_CIPHER */
-  XFER__TLS_RECV,      /* after the handshake: 56 RECV_ERROR */
-  XFER__TLS_SEND,      /* after the handshake: 55 SEND_ERROR */
-  XFER__TLS_NOMEM,     /* 27 OUT_OF_MEMORY */
+  XFER__TLS_CONNECT, /* handshake failed: 35 SSL_CONNECT_ERROR */
+  XFER__TLS_VERIFY,  /* peer certificate rejected: 60 PEER_FAILED_VERIFICATION */
+  XFER__TLS_PINNED,  /* public key pin mismatch: 90 SSL_PINNEDPUBKEYNOTMATCH */
+  XFER__TLS_CACERT,  /* CA file, path or blob unusable: 77 SSL_CACERT_BADFILE */
+  XFER__TLS_CERT,    /* client certificate or key unusable: 58 SSL_CERTPROBLEM */
+  XFER__TLS_CIPHER,  /* cipher list refused: 59 SSL_CIPHER */
+  XFER__TLS_RECV,    /* after the handshake: 56 RECV_ERROR */
+  XFER__TLS_SEND,    /* after the handshake: 55 SEND_ERROR */
+  XFER__TLS_NOMEM,   /* 27 OUT_OF_MEMORY */
 };
 
 struct xfer__tls_err {
@@ -76,18 +76,18 @@ struct xfer__tls_ctx {
   char *key;
   uint32_t hash;
   const struct xfer__tls_lib *vt;
-  void *lib;                /* the library's context */
+  void *lib; /* the library's context */
   unsigned verifypeer : 1;
   unsigned verifyhost : 1;
   unsigned sessions : 1;
-  char *pinned;             /* copy of the pin list, NULL when none */
+  char *pinned; /* copy of the pin list, NULL when none */
 };
 
 /* One connection's TLS state. Its buffers live as long as the connection
  * object, which the pool recycles, so a warm connection allocates nothing
  * per request. */
 struct xfer__tls_conn {
-  void *ssl;                 /* the library's object, NULL when not TLS */
+  void *ssl; /* the library's object, NULL when not TLS */
   struct xfer__tls_ctx *ctx;
   /* Where a session the library hands over is kept (the origin's slot),
    * and whether to keep it. */
@@ -103,21 +103,21 @@ struct xfer__tls_conn {
    * send. */
   char *obuf;
   size_t ocap, olen, opos;
-  struct iovec oiov;         /* the SEND op's view of obuf */
-  size_t plain_out;          /* plaintext bytes behind the records in obuf */
+  struct iovec oiov; /* the SEND op's view of obuf */
+  size_t plain_out;  /* plaintext bytes behind the records in obuf */
   long verify_result;
-  void *pending_session;     /* handed over during the handshake, not yet trusted */
-  unsigned eof : 1;          /* the peer's FIN was seen: pull() says end */
+  void *pending_session; /* handed over during the handshake, not yet trusted */
+  unsigned eof : 1;      /* the peer's FIN was seen: pull() says end */
   unsigned handshaken : 1;
   unsigned resumed : 1;
-  unsigned ip_host : 1;      /* the host is an IP literal */
-  unsigned sending : 1;      /* a SEND of obuf is with the backend */
+  unsigned ip_host : 1; /* the host is an IP literal */
+  unsigned sending : 1; /* a SEND of obuf is with the backend */
   /* An allocation failed inside the library during one of this
    * connection's calls, even if the call went on: a later failure of the
    * connection is then reported as out of memory. */
   unsigned oom : 1;
-  unsigned retries;          /* wolfSSL TLS 1.3's "call again" quirk */
-  const char *host;          /* for the post-handshake checks */
+  unsigned retries; /* wolfSSL TLS 1.3's "call again" quirk */
+  const char *host; /* for the post-handshake checks */
 };
 
 struct xfer__tls_lib {
@@ -216,7 +216,7 @@ int xfer__tls_check_pin(struct xfer__tls_conn *t, const char *pins, struct xfer_
 /* Whether s is an IPv4 or IPv6 literal. */
 int xfer__tls_is_ip(const char *s);
 /* Fills err (cause and a printf-style sentence) and returns rc. */
-int xfer__tls_fail(struct xfer__tls_err *err, enum xfer__tls_cause cause, int rc,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int xfer__tls_fail(struct xfer__tls_err *err, enum xfer__tls_cause cause, int rc, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
 #endif

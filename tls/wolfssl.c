@@ -35,7 +35,7 @@
   "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
   "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
 #define DEFAULT_CIPHERS DEFAULT_TLS13 ":" DEFAULT_TLS12
-#define NEVER ":!aNULL:!eNULL"
+#define NEVER           ":!aNULL:!eNULL"
 
 /* wolfSSL's TLS 1.3 client can return -1 from wolfSSL_connect() with no
  * error when a small write met a full buffer; calling again completes. A
@@ -123,9 +123,8 @@ static int load_trust(WOLFSSL_CTX *c, const struct xfer__tls_config *cfg,
     return xfer__tls_fail(err, XFER__TLS_CACERT, -ENOENT,
                           "error setting certificate file: %s (CApath: %s)",
                           cfg->cainfo ? cfg->cainfo : "none", cfg->capath ? cfg->capath : "none");
-  if (cfg->ca_blob &&
-      wolfSSL_CTX_load_verify_buffer(c, cfg->ca_blob, (long)cfg->ca_blob_len,
-                                     WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
+  if (cfg->ca_blob && wolfSSL_CTX_load_verify_buffer(c, cfg->ca_blob, (long)cfg->ca_blob_len,
+                                                     WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
     return xfer__tls_fail(err, XFER__TLS_CACERT, -EINVAL,
                           "error setting certificate blob: no PEM certificate in it");
   return 0;
@@ -174,8 +173,8 @@ static int w_ctx_new(struct xfer__tls_ctx *ctx, const struct xfer__tls_config *c
   const char *mine[2] = {cfg->ciphers, cfg->tls13_ciphers};
   for (int i = 0; i < 2; i++) {
     if (mine[i] && wolfSSL_CTX_set_cipher_list(c, mine[i]) != WOLFSSL_SUCCESS) {
-      rc = xfer__tls_fail(err, XFER__TLS_CIPHER, -EINVAL, "failed setting cipher list: %s",
-                          mine[i]);
+      rc =
+          xfer__tls_fail(err, XFER__TLS_CIPHER, -EINVAL, "failed setting cipher list: %s", mine[i]);
       goto fail;
     }
   }
@@ -250,8 +249,7 @@ static int check_ip(struct xfer__tls_conn *t, struct xfer__tls_err *err) {
   wolfSSL_X509_free(peer);
   if (!ok)
     return xfer__tls_fail(err, XFER__TLS_VERIFY, -EKEYREJECTED,
-                          "SSL: certificate subject alt names do not match IP address %s",
-                          t->host);
+                          "SSL: certificate subject alt names do not match IP address %s", t->host);
   return 0;
 }
 

@@ -17,9 +17,15 @@ static size_t count(char *ptr, size_t size, size_t nmemb, void *userp) {
 
 int main(int argc, char **argv) {
   static const char *dates[] = {
-      "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
-      "Sun Nov  6 08:49:37 1994", "06 Nov 1994 08:49:37 +0200", "Thu, 01 Jan 1970 00:00:00 GMT",
-      "Tue, 19 Jan 2038 03:14:08 GMT", "1 Jan 2000", "not a date", "",
+      "Sun, 06 Nov 1994 08:49:37 GMT",
+      "Sunday, 06-Nov-94 08:49:37 GMT",
+      "Sun Nov  6 08:49:37 1994",
+      "06 Nov 1994 08:49:37 +0200",
+      "Thu, 01 Jan 1970 00:00:00 GMT",
+      "Tue, 19 Jan 2038 03:14:08 GMT",
+      "1 Jan 2000",
+      "not a date",
+      "",
   };
   static const char *raw[] = {"hello world", "a/b?c=d&e=f", "~._-AZaz09", "\xc3\xa9t\xc3\xa9"};
   CURL *e;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
-#define MAXN 64
+#define MAXN    64
 #define AT_ONCE 4
 
 static CURLM *m;

@@ -53,9 +53,7 @@ static void check_multi_info(void) {
   }
 }
 
-static void close_cb(uv_handle_t *handle) {
-  free(handle->data);
-}
+static void close_cb(uv_handle_t *handle) { free(handle->data); }
 
 static void curl_perform(uv_poll_t *req, int status, int events) {
   int running_handles, flags = 0;

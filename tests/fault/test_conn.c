@@ -121,8 +121,8 @@ Test(conn, post_on_reused_connection_closed_by_rst_is_56) {
 /* ---- the close seen while idle: nothing was written, nothing lost ------- */
 
 Test(conn, post_after_an_idle_close_goes_on_a_fresh_connection) {
-  static const struct ts_step steps[] = {
-      TS_S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), TS_STEP(TS_FIN)};
+  static const struct ts_step steps[] = {TS_S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+                                         TS_STEP(TS_FIN)};
   ts_route(srv, "/first", steps, 2);
   struct ft_req w;
   ft_req_init(&w, srv, "/first");

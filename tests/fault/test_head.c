@@ -16,7 +16,7 @@
 #include "testserver.h"
 
 #define RUN_MS 20000
-#define KIB 1024u
+#define KIB    1024u
 
 static struct ts_server *srv, *other;
 static xfer_multi *multi;
@@ -119,8 +119,8 @@ static void route_head_with_body(int late_ms) {
     ts_route(srv, "/h", steps, 1);
     return;
   }
-  struct ts_step steps[] = {{TS_SEND, head, 0, 0}, TS_SLEEP_MS(late_ms),
-                            {TS_SEND, stray, STRAY_LEN, 0}};
+  struct ts_step steps[] = {
+      {TS_SEND, head, 0, 0}, TS_SLEEP_MS(late_ms), {TS_SEND, stray, STRAY_LEN, 0}};
   ts_route(srv, "/h", steps, 3);
 }
 

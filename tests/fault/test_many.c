@@ -29,8 +29,7 @@ static void sibling_add(struct ft_req *sib) {
 }
 
 static void sibling_check_and_free(struct ft_req *sib) {
-  cr_assert_eq(sib->r.result, XFERE_OK, "the sibling: code %d (%s)", sib->r.result,
-               sib->r.err);
+  cr_assert_eq(sib->r.result, XFERE_OK, "the sibling: code %d (%s)", sib->r.result, sib->r.err);
   xt_assert_pattern(&sib->r.body, 300000);
   ft_free(multi, sib);
 }

@@ -116,8 +116,8 @@ Test(stream, rst_before_any_byte_is_56) {
 /* ---- stall after the head ---------------------------------------------- */
 
 Test(stream, stall_after_the_head_times_out_in_bounds) {
-  static const struct ts_step steps[] = {
-      TS_S("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"), TS_STEP(TS_IDLE)};
+  static const struct ts_step steps[] = {TS_S("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"),
+                                         TS_STEP(TS_IDLE)};
   ts_route(srv, "/stall", steps, 2);
   struct ft_req t;
   ft_req_init(&t, srv, "/stall");

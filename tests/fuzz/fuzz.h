@@ -23,14 +23,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_CHECK(cond, ...)                                                 \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
+#define FUZZ_CHECK(cond, ...)                                                  \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                           \
-      fputc('\n', stderr);                                                    \
-      abort();                                                                \
-    }                                                                         \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+      abort();                                                                 \
+    }                                                                          \
   } while (0)
 
 /* The harness's view of its input: choices are taken from the front, one
@@ -112,7 +112,9 @@ static inline void fuzz_buf_put(struct fuzz_buf *b, const void *s, size_t n) {
   b->len += n;
 }
 
-static inline void fuzz_buf_str(struct fuzz_buf *b, const char *s) { fuzz_buf_put(b, s, strlen(s)); }
+static inline void fuzz_buf_str(struct fuzz_buf *b, const char *s) {
+  fuzz_buf_put(b, s, strlen(s));
+}
 
 /* Whether two byte strings are equal (memcmp must not see NULL, even for
  * zero bytes). */

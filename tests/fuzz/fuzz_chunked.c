@@ -19,15 +19,16 @@
 #include "fuzz.h"
 #include "runtime/http.h"
 
-#define MAX_CUTS 64
-#define MAX_CHUNKS 64
+#define MAX_CUTS     64
+#define MAX_CHUNKS   64
 #define MAX_TRAILERS 8
 #define BYTEWISE_MAX 2048u
 /* Enough for chunks far larger than one piece, small enough for thousands
  * of runs a second (at 256 KiB the harness ran about 260 inputs a second). */
-#define MAX_BODY (32u * 1024u)
+#define MAX_BODY     (32u * 1024u)
 
-static const char TCHARS[] = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+static const char TCHARS[] =
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 static uint32_t rnd(uint32_t *s) {
   /* xorshift32: any nonzero state, same sequence everywhere. */

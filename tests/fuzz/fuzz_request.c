@@ -26,11 +26,11 @@
 #include "runtime/url.h"
 #include "xfer/xfer.h"
 
-#define MAX_OPS 24
+#define MAX_OPS     24
 #define MAX_STRINGS (MAX_OPS + 1)
 /* COPYPOSTFIELDS reads POSTFIELDSIZE bytes from the caller's buffer; the
  * harness only makes that call when the size is one it has room for. */
-#define MAX_COPY (1u << 20)
+#define MAX_COPY    (1u << 20)
 
 /* Whether a string now in the options holds CR or LF, per option (a later
  * setopt replaces the earlier string), and whether a user header names
@@ -88,7 +88,8 @@ static int64_t expected_body(const struct xfer__options *o) {
 /* Checks a built head line by line; returns nothing, aborts on a fault. */
 static void check_head(const char *h, size_t len, const struct xfer__options *o,
                        const struct xfer__url *u, const struct model *m) {
-  FUZZ_CHECK(len >= 4 && memcmp(h + len - 4, "\r\n\r\n", 4) == 0, "the head does not end in CRLF CRLF");
+  FUZZ_CHECK(len >= 4 && memcmp(h + len - 4, "\r\n\r\n", 4) == 0,
+             "the head does not end in CRLF CRLF");
   const char *method = expected_method(o);
   int64_t body = expected_body(o);
   size_t pos = 0, line_no = 0;
@@ -141,8 +142,8 @@ static void check_head(const char *h, size_t len, const struct xfer__options *o,
         }
       } else if (xfer__view_is(s, name, "transfer-encoding")) {
         tes++;
-        FUZZ_CHECK(xfer__view_is(s + v, ve - v, "chunked"), "Transfer-Encoding %.*s",
-                   (int)(ve - v), s + v);
+        FUZZ_CHECK(xfer__view_is(s + v, ve - v, "chunked"), "Transfer-Encoding %.*s", (int)(ve - v),
+                   s + v);
       }
     }
     line_no++;
@@ -167,8 +168,7 @@ static int build(xfer_easy *e, const struct xfer__url *u, char **buf, size_t *le
   *len = 0;
   *msg = NULL;
   int rc = xfer__transfer_build_head(e, u, buf, &cap, len, msg);
-  FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM,
-             "build returned %d", rc);
+  FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM, "build returned %d", rc);
   FUZZ_CHECK(rc == 0 || (*msg && (*msg)[0]), "build failed without a sentence");
   FUZZ_CHECK(rc != 0 || cap >= *len, "head of %zu in a buffer of %zu", *len, cap);
   return rc;
@@ -273,7 +273,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len = 0;
     int rc = build(e, &u, &head, &len, &msg);
     if (rc == 0) {
-      FUZZ_CHECK(!m.crlf_method && !m.crlf_agent && !m.crlf_header, "a CR or LF given to the options did not fail the request");
+      FUZZ_CHECK(!m.crlf_method && !m.crlf_agent && !m.crlf_header,
+                 "a CR or LF given to the options did not fail the request");
       check_head(head, len, &e->opt, &u, &m);
       /* The body the transfer would send from memory: every byte of it
        * must lie inside what the options hold. */

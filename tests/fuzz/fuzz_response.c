@@ -18,7 +18,7 @@
 #include "fuzz.h"
 #include "limits.h"
 
-#define MAX_CUTS 64
+#define MAX_CUTS     64
 /* One byte per call costs O(n^2) in head copies: only for short streams. */
 #define BYTEWISE_MAX 1024u
 
@@ -41,10 +41,10 @@ static int on_data(void *ctx, const char *p, size_t n) {
 struct outcome {
   struct fuzz_buf events; /* the heads, serialised field by field */
   struct sink sink;
-  int rc;                 /* 1 done, 0 incomplete at EOF, or an error */
+  int rc; /* 1 done, 0 incomplete at EOF, or an error */
   const char *msg;
-  int where;              /* 'H' head, 'B' body, 'E' EOF verdict */
-  size_t offset;          /* stream offset of the body's end or of the error */
+  int where;     /* 'H' head, 'B' body, 'E' EOF verdict */
+  size_t offset; /* stream offset of the body's end or of the error */
 };
 
 struct run_state {

@@ -56,22 +56,22 @@
 
 /* The runtime's output buffer, one full record and the handshake flight
  * (runtime/transfer_tls.c, TLS_OBUF), and its rule for one record's room. */
-#define CLIENT_OBUF (16384u + 4096u)
-#define RECORD_OVERHEAD 256u
-#define RECORD_MAX 16384u
+#define CLIENT_OBUF       (16384u + 4096u)
+#define RECORD_OVERHEAD   256u
+#define RECORD_MAX        16384u
 /* Sizes the input can ask for, kept so that a run stays short (a 64 KiB
  * response in one-byte deliveries still ends in well under a second). */
-#define MAX_REQUEST_BODY 32767u
+#define MAX_REQUEST_BODY  32767u
 #define MAX_RESPONSE_BODY 65535u
 /* A 64 KiB response in one-byte records took 30 ms, in 3-byte reads 10 ms:
  * these bounds keep a run at a few milliseconds under ASan. */
-#define MAX_SMALL_WRITES 256u
-#define MAX_SMALL_READS 2048u
-#define MAX_FLIPS 4
+#define MAX_SMALL_WRITES  256u
+#define MAX_SMALL_READS   2048u
+#define MAX_FLIPS         4
 /* Bounds on the loops: each round delivers bytes or ends the stream once,
  * and each client step consumes input or returns. */
-#define MAX_ROUNDS (1u << 22)
-#define MAX_STEPS (1u << 22)
+#define MAX_ROUNDS        (1u << 22)
+#define MAX_STEPS         (1u << 22)
 
 #if defined(XFER_HAVE_OPENSSL)
 
@@ -151,7 +151,8 @@ static void make_server(void) {
 
   g.server = SSL_CTX_new(TLS_server_method());
   FUZZ_CHECK(g.server, "SSL_CTX_new failed");
-  FUZZ_CHECK(SSL_CTX_use_certificate(g.server, x) == 1 && SSL_CTX_use_PrivateKey(g.server, key) == 1,
+  FUZZ_CHECK(SSL_CTX_use_certificate(g.server, x) == 1 &&
+                 SSL_CTX_use_PrivateKey(g.server, key) == 1,
              "the server refused its certificate");
   SSL_CTX_set_min_proto_version(g.server, TLS1_2_VERSION);
   /* No server-side session cache: every run starts from the same state.
@@ -220,9 +221,9 @@ struct run {
 
   /* The plaintext each way, and how far each side got. */
   struct fuzz_buf request, response;
-  size_t req_sent;   /* by the client */
+  size_t req_sent;     /* by the client */
   struct fuzz_buf got; /* the response as the client read it */
-  char *read_buf;     /* the client's read buffer, of exactly read_len bytes */
+  char *read_buf;      /* the client's read buffer, of exactly read_len bytes */
   size_t read_len;
 
   /* The server. */
@@ -623,9 +624,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   r->key_update = (flags & 16) != 0;
 
   char head[160];
-  int hn = snprintf(head, sizeof head,
-                    "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n",
-                    req_body);
+  int hn =
+      snprintf(head, sizeof head,
+               "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n", req_body);
   fuzz_buf_put(&r->request, head, (size_t)hn);
   put_body(&r->request, req_body, (uint32_t)req_body * 2654435761u);
   hn = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", resp_body);
@@ -694,8 +695,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (intact) {
       FUZZ_CHECK(r->sphase == S_DONE, "the server did not finish (phase %d)", r->sphase);
       FUZZ_CHECK(fuzz_same(r->got.p, r->got.len, r->response.p, r->response.len),
-                 "%s: the client read %zu bytes of %zu", r->vt->name, r->got.len,
-                 r->response.len);
+                 "%s: the client read %zu bytes of %zu", r->vt->name, r->got.len, r->response.len);
       FUZZ_CHECK(r->phase == (r->close_notify ? C_CLOSED : C_EOF), "%s: ended in phase %d",
                  r->vt->name, r->phase);
       FUZZ_CHECK(r->consumed == r->wire.len, "%s: %zu of %zu ciphertext bytes consumed",

@@ -65,8 +65,8 @@ static void check_fields(const struct xfer__url *u, const char *what) {
   fuzz_buf_str(&full, u->target);
   if (u->explicit_port && u->port != (https ? 443 : 80))
     fuzz_buf_str(&host, port);
-  FUZZ_CHECK(fuzz_same(host.p, host.len, u->host_hdr, strlen(u->host_hdr)), "%s: host_hdr %s",
-             what, u->host_hdr);
+  FUZZ_CHECK(fuzz_same(host.p, host.len, u->host_hdr, strlen(u->host_hdr)), "%s: host_hdr %s", what,
+             u->host_hdr);
   FUZZ_CHECK(fuzz_same(full.p, full.len, u->full, strlen(u->full)), "%s: full %s vs printed %.*s",
              what, u->full, (int)full.len, full.p);
   free(host.p);
@@ -95,8 +95,7 @@ static void round_trip(const struct xfer__url *u, const char *what) {
 }
 
 static void check_refusal(int rc, const char *msg, const struct xfer__url *u, const char *what) {
-  FUZZ_CHECK(rc == XFER__EURL || rc == XFER__ESCHEME || rc == -ENOMEM,
-             "%s: code %d", what, rc);
+  FUZZ_CHECK(rc == XFER__EURL || rc == XFER__ESCHEME || rc == -ENOMEM, "%s: code %d", what, rc);
   FUZZ_CHECK(msg != NULL && msg[0] != '\0', "%s: refused without a sentence", what);
   FUZZ_CHECK(u->buf == NULL, "%s: a refused URL owns memory", what);
 }

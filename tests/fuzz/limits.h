@@ -31,8 +31,7 @@ static inline struct xfer__http_limits fuzz_limits(struct fuzz_in *in) {
   if (which & 2)
     (void)xfer_easy_setopt(e, XFEROPT_MAX_HEADER_LINE, line - 64);
   if (which & 4)
-    (void)xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT,
-                           (which & 8) ? count * 16 : count % 64);
+    (void)xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT, (which & 8) ? count * 16 : count % 64);
   struct xfer__http_limits l = {e->opt.max_head, e->opt.max_line, e->opt.max_headers};
   return l;
 }

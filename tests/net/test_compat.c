@@ -60,8 +60,7 @@ struct run {
   char *out;
 };
 
-static void run_one(const char *prog, const char *flavour, char **args, int nargs,
-                    struct run *r) {
+static void run_one(const char *prog, const char *flavour, char **args, int nargs, struct run *r) {
   char path[512];
   char *argv[24];
   snprintf(path, sizeof path, "%s/compat_%s_%s", XFER_COMPAT_DIR, prog, flavour);
@@ -121,8 +120,14 @@ static int count_of(const char *hay, const char *needle) {
 }
 
 Test(compat, perform_and_poll) {
-  char *a[8] = {url("/bytes/0"), url("/bytes/100000"), url("/chunked/70000"), url("/status/404"),
-                url("/delay/200/13"), url("/bytes/1"), NULL, NULL};
+  char *a[8] = {url("/bytes/0"),
+                url("/bytes/100000"),
+                url("/chunked/70000"),
+                url("/status/404"),
+                url("/delay/200/13"),
+                url("/bytes/1"),
+                NULL,
+                NULL};
   a[6] = malloc(64);
   snprintf(a[6], 64, "http://127.0.0.1:%u/", refused_port);
   a[7] = url("/close/5000");

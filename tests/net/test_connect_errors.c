@@ -200,8 +200,8 @@ Test(connect_errors, out_of_memory_on_the_next_address_is_out_of_memory) {
         (void)xfer_multi_poll(multi, NULL, 0, 100, NULL);
     }
     failing = 0;
-    cr_expect(r.result == XFERE_OK || r.result == XFERE_OUT_OF_MEMORY,
-              "k=%ld: result %d (%s)", k, r.result, r.err);
+    cr_expect(r.result == XFERE_OK || r.result == XFERE_OUT_OF_MEMORY, "k=%ld: result %d (%s)", k,
+              r.result, r.err);
     if (strcmp(r.err, "Out of memory opening a connection") == 0)
       oom_opening++;
     xfer_multi_remove_handle(multi, r.e);

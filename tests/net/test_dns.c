@@ -14,13 +14,9 @@
 static struct ts_server *srv;
 static xfer_multi *multi;
 
-static void setup(void) {
-  xt_env_up(&srv, &multi);
-}
+static void setup(void) { xt_env_up(&srv, &multi); }
 
-static void teardown(void) {
-  xt_env_down(srv, multi);
-}
+static void teardown(void) { xt_env_down(srv, multi); }
 
 TestSuite(dns, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -198,11 +194,8 @@ Test(dns, pooled_connection_is_reused_without_a_lookup) {
 
 Test(dns, bad_resolve_entry_fails_the_transfer) {
   static const char *const bad[] = {
-      "no-colons-at-all",
-      "fake.test:notaport:127.0.0.1",
-      "fake.test:80:not-an-address",
-      "fake.test:80:",
-      "fake.test:70000:127.0.0.1",
+      "no-colons-at-all", "fake.test:notaport:127.0.0.1", "fake.test:80:not-an-address",
+      "fake.test:80:",    "fake.test:70000:127.0.0.1",
   };
   char url[160];
   url_for("fake.test", "/bytes/5", url, sizeof url);

@@ -20,9 +20,7 @@ static void setup(void) {
   snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)ts_port(srv));
 }
 
-static void teardown(void) {
-  xt_env_down(srv, multi);
-}
+static void teardown(void) { xt_env_down(srv, multi); }
 
 TestSuite(easy, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -134,8 +132,7 @@ Test(easy, joining_a_multi_closes_the_private_pool) {
   cr_assert_eq(ts_open_connections(srv), 1);
   r.body.len = 0;
   cr_assert_eq(xfer_multi_add_handle(multi, r.e), XFERM_OK);
-  cr_assert_eq(ts_wait_client_closes(srv, 1, 5000), 0,
-               "the private pool's connection stayed open");
+  cr_assert_eq(ts_wait_client_closes(srv, 1, 5000), 0, "the private pool's connection stayed open");
   xt_drive(multi, 20000);
   cr_assert_eq(r.result, XFERE_OK, "%s", r.err);
   xt_assert_pattern(&r.body, 20);
@@ -405,10 +402,10 @@ Test(easy, errorbuffer_cleared_on_add) {
 struct trace {
   xfer_easy *e;
   int wrong_handle;
-  struct xt_buf out;  /* HEADER_OUT bytes */
-  struct xt_buf in;   /* HEADER_IN bytes */
+  struct xt_buf out; /* HEADER_OUT bytes */
+  struct xt_buf in;  /* HEADER_IN bytes */
   int in_calls;
-  int in_not_a_line;  /* HEADER_IN calls that were not one CRLF-ended line */
+  int in_not_a_line; /* HEADER_IN calls that were not one CRLF-ended line */
   char first_in[64];
 };
 

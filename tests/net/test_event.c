@@ -25,9 +25,7 @@ static void setup(void) {
   cr_assert_not_null(srv);
 }
 
-static void teardown(void) {
-  ts_stop(srv);
-}
+static void teardown(void) { ts_stop(srv); }
 
 TestSuite(event, .init = setup, .fini = teardown);
 
@@ -37,22 +35,22 @@ struct host {
   xfer_multi *m;
   int ep;
   int tfd;
-  int single;            /* XFERMOPT_SINGLE_FD */
+  int single;              /* XFERMOPT_SINGLE_FD */
   unsigned watched[MAXFD]; /* XFER_POLL_IN/OUT bits the multi asked for */
-  int marker[MAXFD];     /* what xfer_multi_assign() attached, by address */
-  long timer_ms;         /* last value given to the timer callback */
+  int marker[MAXFD];       /* what xfer_multi_assign() attached, by address */
+  long timer_ms;           /* last value given to the timer callback */
   int timer_armed;
   unsigned nsock_cb, ntimer_cb;
   unsigned ntransfer_cb; /* socket callbacks that a refusal fails transfers for */
   unsigned nremove, nadd;
-  unsigned nout;         /* announcements that asked for writability */
-  unsigned del_errors;   /* EPOLL_CTL_DEL that failed: a REMOVE after close */
-  unsigned bad_sockp;    /* socketp not what assign() attached */
-  unsigned bad_assign;   /* assign(s, NULL) inside REMOVE not XFERM_OK */
-  unsigned distinct;     /* fds ever watched */
+  unsigned nout;       /* announcements that asked for writability */
+  unsigned del_errors; /* EPOLL_CTL_DEL that failed: a REMOVE after close */
+  unsigned bad_sockp;  /* socketp not what assign() attached */
+  unsigned bad_assign; /* assign(s, NULL) inside REMOVE not XFERM_OK */
+  unsigned distinct;   /* fds ever watched */
   unsigned char seen[MAXFD];
-  int fail_sock_at;      /* 1-based call of the socket callback to refuse */
-  int fail_timer_at;     /* same for the timer callback */
+  int fail_sock_at;  /* 1-based call of the socket callback to refuse */
+  int fail_timer_at; /* same for the timer callback */
   int check_recursion;
   unsigned recursion_ok; /* nested calls that were refused as they must be */
   unsigned recursion_bad;
@@ -249,8 +247,8 @@ static void drain(struct host *h, int max_ms) {
       for (int fd = 0; fd < MAXFD; fd++)
         if (h->watched[fd])
           cr_log_error("fd %d still watched (%u)", fd, h->watched[fd]);
-      cr_assert_fail("the loop never empties: timer %s (%ld ms)",
-                     h->timer_armed ? "armed" : "off", h->timer_ms);
+      cr_assert_fail("the loop never empties: timer %s (%ld ms)", h->timer_armed ? "armed" : "off",
+                     h->timer_ms);
     }
     (void)turn(h, &running);
   }
@@ -265,13 +263,13 @@ static int single_supported(void) {
 
 /* Per-socket mode on every backend, single-fd mode where the backend has the
  * fd (the poll backend refuses it, which poll_refuses_single_fd asserts). */
-#define BOTH_MODES(body)                                                                          \
-  do {                                                                                            \
-    for (int single = 0; single <= 1; single++) {                                                 \
-      if (single && !single_supported())                                                          \
-        continue;                                                                                 \
-      body;                                                                                       \
-    }                                                                                             \
+#define BOTH_MODES(body)                          \
+  do {                                            \
+    for (int single = 0; single <= 1; single++) { \
+      if (single && !single_supported())          \
+        continue;                                 \
+      body;                                       \
+    }                                             \
   } while (0)
 
 static void many_gets(int single) {
@@ -315,9 +313,7 @@ static void many_gets(int single) {
   host_fini(&h);
 }
 
-Test(event, many_gets_exact_bytes) {
-  BOTH_MODES(many_gets(single));
-}
+Test(event, many_gets_exact_bytes) { BOTH_MODES(many_gets(single)); }
 
 static void keepalive_quiet(int single) {
   struct host h;
@@ -352,9 +348,7 @@ static void keepalive_quiet(int single) {
   host_fini(&h);
 }
 
-Test(event, warm_keepalive_costs_no_socket_callback) {
-  BOTH_MODES(keepalive_quiet(single));
-}
+Test(event, warm_keepalive_costs_no_socket_callback) { BOTH_MODES(keepalive_quiet(single)); }
 
 static void stray_events(int single) {
   struct host h;
@@ -390,9 +384,7 @@ static void stray_events(int single) {
   host_fini(&h);
 }
 
-Test(event, stray_events_are_harmless) {
-  BOTH_MODES(stray_events(single));
-}
+Test(event, stray_events_are_harmless) { BOTH_MODES(stray_events(single)); }
 
 static void socket_refused(int single) {
   struct host h;
@@ -429,9 +421,7 @@ static void socket_refused(int single) {
   host_fini(&h);
 }
 
-Test(event, socket_callback_refusal_fails_its_transfer) {
-  BOTH_MODES(socket_refused(single));
-}
+Test(event, socket_callback_refusal_fails_its_transfer) { BOTH_MODES(socket_refused(single)); }
 
 static void timer_refused_in_add(int single) {
   struct host h;
@@ -453,9 +443,7 @@ static void timer_refused_in_add(int single) {
   host_fini(&h);
 }
 
-Test(event, timer_refusal_in_add_undoes_the_add) {
-  BOTH_MODES(timer_refused_in_add(single));
-}
+Test(event, timer_refusal_in_add_undoes_the_add) { BOTH_MODES(timer_refused_in_add(single)); }
 
 static void timer_refused_later(int single) {
   struct host h;
@@ -490,9 +478,7 @@ static void timer_refused_later(int single) {
   host_fini(&h);
 }
 
-Test(event, timer_refusal_fails_running_transfers) {
-  BOTH_MODES(timer_refused_later(single));
-}
+Test(event, timer_refusal_fails_running_transfers) { BOTH_MODES(timer_refused_later(single)); }
 
 static void timeout_by_timer(int single) {
   struct host h;
@@ -516,9 +502,7 @@ static void timeout_by_timer(int single) {
   host_fini(&h);
 }
 
-Test(event, timeouts_come_from_the_timer_callback) {
-  BOTH_MODES(timeout_by_timer(single));
-}
+Test(event, timeouts_come_from_the_timer_callback) { BOTH_MODES(timeout_by_timer(single)); }
 
 static void running_counts(int single) {
   struct host h;
@@ -552,9 +536,7 @@ static void running_counts(int single) {
   host_fini(&h);
 }
 
-Test(event, running_counts_as_perform_does) {
-  BOTH_MODES(running_counts(single));
-}
+Test(event, running_counts_as_perform_does) { BOTH_MODES(running_counts(single)); }
 
 static void nested_calls(int single) {
   struct host h;
@@ -575,9 +557,7 @@ static void nested_calls(int single) {
   host_fini(&h);
 }
 
-Test(event, calls_from_callbacks_are_refused) {
-  BOTH_MODES(nested_calls(single));
-}
+Test(event, calls_from_callbacks_are_refused) { BOTH_MODES(nested_calls(single)); }
 
 Test(event, single_fd_only_where_the_backend_has_one) {
   xfer_multi *m = xt_multi();
@@ -622,9 +602,7 @@ static void big_upload(int single) {
   host_fini(&h);
 }
 
-Test(event, short_sends_ask_for_writability) {
-  BOTH_MODES(big_upload(single));
-}
+Test(event, short_sends_ask_for_writability) { BOTH_MODES(big_upload(single)); }
 
 struct poster {
   xfer_multi *m;
@@ -745,6 +723,4 @@ static void busy_pool_quiet(int single) {
   host_fini(&h);
 }
 
-Test(event, busy_pool_costs_no_socket_callback) {
-  BOTH_MODES(busy_pool_quiet(single));
-}
+Test(event, busy_pool_costs_no_socket_callback) { BOTH_MODES(busy_pool_quiet(single)); }

@@ -24,9 +24,7 @@ static void setup(void) {
   cr_assert_not_null(srv);
 }
 
-static void teardown(void) {
-  ts_stop(srv);
-}
+static void teardown(void) { ts_stop(srv); }
 
 TestSuite(event_uv, .init = setup, .fini = teardown);
 
@@ -39,7 +37,7 @@ struct app {
   xfer_multi *m;
   struct xt_req reqs[TOTAL];
   int added, finished;
-  int live_polls;   /* uv_poll_t handles open: each REMOVE closes one */
+  int live_polls; /* uv_poll_t handles open: each REMOVE closes one */
   int timed_out;
 };
 
@@ -110,9 +108,7 @@ static int on_timer(xfer_multi *m, long ms, void *clientp) {
   return 0;
 }
 
-static void free_ctx(uv_handle_t *h) {
-  free(h->data);
-}
+static void free_ctx(uv_handle_t *h) { free(h->data); }
 
 static int on_socket(xfer_easy *easy, xfer_socket_t s, int what, void *clientp, void *sockp) {
   struct app *a = clientp;
@@ -188,9 +184,7 @@ static void run_with_libuv(int single) {
   cr_assert_eq(uv_loop_close(&a.loop), 0);
 }
 
-Test(event_uv, libuv_loop_runs_to_its_end) {
-  run_with_libuv(0);
-}
+Test(event_uv, libuv_loop_runs_to_its_end) { run_with_libuv(0); }
 
 Test(event_uv, libuv_loop_single_fd) {
   xfer_multi *m = xt_multi();

@@ -23,10 +23,8 @@ Test(header_count, setopt_accepts_exactly_what_is_honoured) {
   xfer_easy *e = xfer_easy_init();
   cr_assert(e);
   cr_expect_eq(xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT, CAP), XFERE_OK);
-  cr_expect_eq(xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT, CAP + 1),
-               XFERE_BAD_FUNCTION_ARGUMENT);
-  cr_expect_eq(xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT, 100000L),
-               XFERE_BAD_FUNCTION_ARGUMENT);
+  cr_expect_eq(xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT, CAP + 1), XFERE_BAD_FUNCTION_ARGUMENT);
+  cr_expect_eq(xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT, 100000L), XFERE_BAD_FUNCTION_ARGUMENT);
   cr_expect_eq(xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT, 0L), XFERE_BAD_FUNCTION_ARGUMENT);
   cr_expect_eq(xfer_easy_setopt(e, XFEROPT_MAX_HEADER_COUNT, 1L), XFERE_OK);
   xfer_easy_cleanup(e);

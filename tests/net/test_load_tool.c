@@ -23,9 +23,7 @@ static void setup(void) {
   cr_assert_not_null(srv);
 }
 
-static void teardown(void) {
-  ts_stop(srv);
-}
+static void teardown(void) { ts_stop(srv); }
 
 TestSuite(load_tool, .init = setup, .fini = teardown);
 
@@ -99,8 +97,8 @@ Test(load_tool, method_headers_and_body_reach_the_server) {
   const char body[] = "a=1&b=two";
   cr_assert_eq(write(fd, body, sizeof body - 1), (ssize_t)(sizeof body - 1));
   close(fd);
-  int rc = run("-c", "2", "-n", "6", "-m", "PUT", "-H", "X-One: 1", "-H", "X-Two: second",
-               "--body", path, url("/echo"), NULL);
+  int rc = run("-c", "2", "-n", "6", "-m", "PUT", "-H", "X-One: 1", "-H", "X-Two: second", "--body",
+               path, url("/echo"), NULL);
   unlink(path);
   cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
   cr_assert_eq(ts_requests(srv), 6u);
@@ -197,8 +195,8 @@ Test(load_tool, json_results_merge_exactly) {
   const char *n[3] = {"50", "70", "90"};
   for (int i = 0; i < 3; i++) {
     snprintf(f[i], sizeof f[i], "%s/run%d.json", dir, i);
-    int rc = run("-c", "2", "-n", n[i], "--json", f[i], url(i == 2 ? "/status/404" : "/bytes/7"),
-                 NULL);
+    int rc =
+        run("-c", "2", "-n", n[i], "--json", f[i], url(i == 2 ? "/status/404" : "/bytes/7"), NULL);
     cr_assert_eq(rc, i == 2 ? 1 : 0, "run %d exit %d:\n%s", i, rc, out);
   }
   int rc = run("merge", f[0], f[1], f[2], NULL);
@@ -338,9 +336,20 @@ Test(load_tool, kernel_waits_per_request_with_one_connection) {
   int fd = mkstemp(path);
   cr_assert(fd >= 0);
   close(fd);
-  char *argv[] = {strace, "-f", "-c", "-o", path, "-e",
+  char *argv[] = {strace,
+                  "-f",
+                  "-c",
+                  "-o",
+                  path,
+                  "-e",
                   "trace=io_uring_enter,epoll_wait,epoll_pwait,poll,ppoll",
-                  (char *)XFER_LOAD_BIN, "-c", "1", "-n", "2000", url("/bytes/13"), NULL};
+                  (char *)XFER_LOAD_BIN,
+                  "-c",
+                  "1",
+                  "-n",
+                  "2000",
+                  url("/bytes/13"),
+                  NULL};
   /* LeakSanitizer cannot run under ptrace and aborts at exit: in the
    * sanitizer build the traced child leaves leak checking to the other
    * tests (which run the same tool untraced). */
@@ -367,7 +376,7 @@ Test(load_tool, kernel_waits_per_request_with_one_connection) {
   }
   const char *be = strstr(out, "backend io_uring") ? "io_uring"
                    : strstr(out, "backend epoll")  ? "epoll"
-                                                    : "poll";
+                                                   : "poll";
   FILE *f = fopen(path, "r");
   cr_assert_not_null(f);
   char line[256];

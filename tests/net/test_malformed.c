@@ -24,9 +24,9 @@
 #include "testserver.h"
 #include "xtest.h"
 
-#define KIB 1024u
+#define KIB    1024u
 #define RUN_MS 20000
-#define NSIB 4
+#define NSIB   4
 
 /* How the server ends its script after the response bytes. */
 enum end_step {
@@ -68,7 +68,7 @@ struct mcase {
   int nobody; /* the bad request is a HEAD (XFEROPT_NOBODY) */
 };
 
-#define RAW(s) (s), sizeof(s) - 1
+#define RAW(s)  (s), sizeof(s) - 1
 #define BODY(s) (s), sizeof(s) - 1
 #define NOBODY_ NULL, 0
 
@@ -77,8 +77,8 @@ struct mcase {
  * have something to read. */
 static const struct mcase cases[] = {
     /* ---- Content-Length (M32-M38, M40-M42) ---- */
-    {"cl_negative", RAW("HTTP/1.1 200 OK\r\nContent-Length: -6\r\n\r\nabcdef"), GEN_NONE,
-     END_NONE, XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
+    {"cl_negative", RAW("HTTP/1.1 200 OK\r\nContent-Length: -6\r\n\r\nabcdef"), GEN_NONE, END_NONE,
+     XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
     {"cl_trailing_junk_5x", RAW("HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nabcde"), GEN_NONE,
      END_NONE, XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
     {"cl_6badness", RAW("HTTP/1.1 200 OK\r\nContent-Length: 6badness\r\n\r\nabcdef"), GEN_NONE,
@@ -87,11 +87,10 @@ static const struct mcase cases[] = {
      XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
     {"cl_empty", RAW("HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\nabcdef"), GEN_NONE, END_NONE,
      XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
-    {"cl_plus_sign", RAW("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nabcde"), GEN_NONE,
-     END_NONE, XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
-    {"cl_over_2_64",
-     RAW("HTTP/1.1 200 OK\r\nContent-Length: 36893488147419103232\r\n\r\nabcdef"), GEN_NONE,
-     END_NONE, XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
+    {"cl_plus_sign", RAW("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nabcde"), GEN_NONE, END_NONE,
+     XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
+    {"cl_over_2_64", RAW("HTTP/1.1 200 OK\r\nContent-Length: 36893488147419103232\r\n\r\nabcdef"),
+     GEN_NONE, END_NONE, XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
     {"cl_2_63", RAW("HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\nabcdef"),
      GEN_NONE, END_NONE, XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
     {"cl_44_then_6",
@@ -119,17 +118,15 @@ static const struct mcase cases[] = {
     {"cl_and_te_chunked",
      RAW("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
          "5\r\nhello\r\n0\r\n\r\n"),
-     GEN_NONE, END_NONE, XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED,
-     0},
-    {"te_gzip", RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabcdef"), GEN_NONE,
-     END_NONE, XFERE_BAD_CONTENT_ENCODING, "coding", 0, NOBODY_, FATE_CLOSED, 0},
+     GEN_NONE, END_NONE, XFERE_WEIRD_SERVER_REPLY, "Content-Length", 0, NOBODY_, FATE_CLOSED, 0},
+    {"te_gzip", RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabcdef"), GEN_NONE, END_NONE,
+     XFERE_BAD_CONTENT_ENCODING, "coding", 0, NOBODY_, FATE_CLOSED, 0},
     {"te_chunked_then_gzip",
      RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
      GEN_NONE, END_NONE, XFERE_BAD_CONTENT_ENCODING, "coding", 0, NOBODY_, FATE_CLOSED, 0},
     {"te_on_http10",
-     RAW("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
-     GEN_NONE, END_NONE, XFERE_WEIRD_SERVER_REPLY, "Transfer-Encoding", 0, NOBODY_, FATE_CLOSED,
-     0},
+     RAW("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), GEN_NONE,
+     END_NONE, XFERE_WEIRD_SERVER_REPLY, "Transfer-Encoding", 0, NOBODY_, FATE_CLOSED, 0},
 
     /* ---- chunked framing (M51-M53, M56, M60-M62, M64) ---- */
     {"chunk_size_illegal",
@@ -148,13 +145,13 @@ static const struct mcase cases[] = {
      RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"), GEN_NONE,
      END_NONE, XFERE_RECV_ERROR, "chunk", 0, NOBODY_, FATE_CLOSED, 0},
     {"chunked_cut_by_fin",
-     RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), GEN_NONE,
-     END_FIN, XFERE_PARTIAL_FILE, "chunk", 0, NOBODY_, FATE_CLOSED, 0},
+     RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), GEN_NONE, END_FIN,
+     XFERE_PARTIAL_FILE, "chunk", 0, NOBODY_, FATE_CLOSED, 0},
     /* The RST arrives while the transfer is reading the body: a receive
      * error, as curl measured (56), not a clean end of stream (18). */
     {"chunked_cut_by_rst",
-     RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), GEN_NONE,
-     END_RST, XFERE_RECV_ERROR, NULL, 0, NOBODY_, FATE_CLOSED, 0},
+     RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), GEN_NONE, END_RST,
+     XFERE_RECV_ERROR, NULL, 0, NOBODY_, FATE_CLOSED, 0},
     {"chunked_extensions_and_trailers_ok",
      RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
          "5;a=b\r\nhello\r\n6;x=\"q;r\"\r\n world\r\n0\r\nX-T: 1\r\nX-U: 2\r\n\r\n"),
@@ -163,8 +160,8 @@ static const struct mcase cases[] = {
     /* ---- the head (M02, M03, M06, M11, M13, M16, M17, M22, M25-M27) ---- */
     {"nul_in_status_line", RAW("HTTP/1.1 200 O\0K\r\nContent-Length: 0\r\n\r\n"), GEN_NONE,
      END_NONE, XFERE_WEIRD_SERVER_REPLY, "NUL", 0, NOBODY_, FATE_CLOSED, 0},
-    {"nul_in_header", RAW("HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n"),
-     GEN_NONE, END_NONE, XFERE_WEIRD_SERVER_REPLY, "NUL", 0, NOBODY_, FATE_CLOSED, 0},
+    {"nul_in_header", RAW("HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n"), GEN_NONE,
+     END_NONE, XFERE_WEIRD_SERVER_REPLY, "NUL", 0, NOBODY_, FATE_CLOSED, 0},
     {"header_without_colon", RAW("HTTP/1.1 200 OK\r\nFoo bar\r\nContent-Length: 0\r\n\r\n"),
      GEN_NONE, END_NONE, XFERE_WEIRD_SERVER_REPLY, "colon", 0, NOBODY_, FATE_CLOSED, 0},
     {"obs_fold", RAW("HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 0\r\n\r\n"), GEN_NONE,
@@ -183,10 +180,10 @@ static const struct mcase cases[] = {
      FATE_ANY, 0},
     {"headers_5001", NULL, 0, GEN_HEADERS_5001, END_NONE, XFERE_TOO_LARGE, NULL, 0, NOBODY_,
      FATE_CLOSED, 0},
-    {"head_at_limit_ok", NULL, 0, GEN_HEAD_AT_LIMIT, END_NONE, XFERE_OK, NULL, 200,
-     BODY("hello"), FATE_ANY, 0},
-    {"head_over_limit", NULL, 0, GEN_HEAD_OVER_LIMIT, END_NONE, XFERE_RECV_ERROR, NULL, 0,
-     NOBODY_, FATE_CLOSED, 0},
+    {"head_at_limit_ok", NULL, 0, GEN_HEAD_AT_LIMIT, END_NONE, XFERE_OK, NULL, 200, BODY("hello"),
+     FATE_ANY, 0},
+    {"head_over_limit", NULL, 0, GEN_HEAD_OVER_LIMIT, END_NONE, XFERE_RECV_ERROR, NULL, 0, NOBODY_,
+     FATE_CLOSED, 0},
     {"huge_status_line", NULL, 0, GEN_HUGE_STATUS, END_NONE, XFERE_TOO_LARGE, NULL, 0, NOBODY_,
      FATE_CLOSED, 0},
 
@@ -212,8 +209,8 @@ static const struct mcase cases[] = {
     /* curl 249: a 304 never has a body, whatever its Content-Length says. */
     {"not_modified_304_ok", RAW("HTTP/1.1 304 Not Modified\r\nContent-Length: 677777\r\n\r\n"),
      GEN_NONE, END_NONE, XFERE_OK, NULL, 304, BODY(""), FATE_ANY, 0},
-    {"head_request_with_cl_ok", RAW("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"),
-     GEN_NONE, END_NONE, XFERE_OK, NULL, 200, BODY(""), FATE_ANY, 1},
+    {"head_request_with_cl_ok", RAW("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"), GEN_NONE,
+     END_NONE, XFERE_OK, NULL, 200, BODY(""), FATE_ANY, 1},
 
     /* ---- tolerated forms (M01, M11) ---- */
     {"lf_only_head_ok", RAW("HTTP/1.1 200 OK\nContent-Length: 5\n\nhello"), GEN_NONE, END_NONE,
@@ -359,8 +356,7 @@ static void sibling_init(struct ts_server *srv, struct xt_req *r, int i, size_t 
 
 /* Drives the multi (its idle-connection watch included) until the server
  * has seen n client closes, or max_ms passed. 1 when seen. */
-static int drive_until_client_closes(xfer_multi *m, struct ts_server *srv, uint64_t n,
-                                     int max_ms) {
+static int drive_until_client_closes(xfer_multi *m, struct ts_server *srv, uint64_t n, int max_ms) {
   uint64_t end = xt_now_ms() + (uint64_t)max_ms;
   while (ts_client_closes(srv) < n) {
     if (xt_now_ms() >= end)
@@ -414,21 +410,21 @@ static void run_case(const struct mcase *c, int bytewise) {
       cr_assert(xt_contains_nocase(bad->err, c->word), "%s (%s): \"%s\" does not mention \"%s\"",
                 c->name, dname, bad->err, c->word);
   } else {
-    cr_assert_eq(bad->err[0], '\0', "%s (%s): error buffer set on success: \"%s\"", c->name,
-                 dname, bad->err);
+    cr_assert_eq(bad->err[0], '\0', "%s (%s): error buffer set on success: \"%s\"", c->name, dname,
+                 bad->err);
     long status = 0;
     xfer_easy_getinfo(bad->e, XFERINFO_RESPONSE_CODE, &status);
     cr_assert_eq(status, c->status, "%s (%s): status %ld", c->name, dname, status);
-    cr_assert_eq(bad->body.len, c->bodylen, "%s (%s): body is %zu bytes, expected %zu",
-                 c->name, dname, bad->body.len, c->bodylen);
+    cr_assert_eq(bad->body.len, c->bodylen, "%s (%s): body is %zu bytes, expected %zu", c->name,
+                 dname, bad->body.len, c->bodylen);
     cr_assert(c->bodylen == 0 || memcmp(bad->body.data, c->body, c->bodylen) == 0,
               "%s (%s): body differs", c->name, dname);
   }
 
   /* O3: siblings unharmed, and each sent exactly once. */
   for (int i = 0; i < NSIB; i++) {
-    cr_assert_eq(reqs[i].result, XFERE_OK, "%s (%s): sibling %d: code %d (%s)", c->name, dname,
-                 i, reqs[i].result, reqs[i].err);
+    cr_assert_eq(reqs[i].result, XFERE_OK, "%s (%s): sibling %d: code %d (%s)", c->name, dname, i,
+                 reqs[i].result, reqs[i].err);
     xt_assert_pattern(&reqs[i].body, want[i]);
   }
   cr_assert_eq(ts_requests(srv), NSIB + 1, "%s (%s): %llu requests for %d transfers", c->name,
@@ -462,8 +458,8 @@ static void run_case(const struct mcase *c, int bytewise) {
     xt_req_init(&next[i], url);
   xt_run(multi, next, NSIB + 1, RUN_MS);
   for (int i = 0; i < NSIB + 1; i++) {
-    cr_assert_eq(next[i].result, XFERE_OK, "%s (%s): follow-up %d: code %d (%s)", c->name, dname,
-                 i, next[i].result, next[i].err);
+    cr_assert_eq(next[i].result, XFERE_OK, "%s (%s): follow-up %d: code %d (%s)", c->name, dname, i,
+                 next[i].result, next[i].err);
     xt_assert_pattern(&next[i].body, 10);
   }
   if (c->fate == FATE_CLOSED) {
@@ -543,8 +539,8 @@ static void run_crowded(const char *raw, size_t len, xfer_code code, const char 
   for (int i = 0; i < N + 1; i++) {
     if (i == BAD_AT)
       continue;
-    cr_assert_eq(reqs[i].result, XFERE_OK, "%s: sibling %d: code %d (%s)", dname, i,
-                 reqs[i].result, reqs[i].err);
+    cr_assert_eq(reqs[i].result, XFERE_OK, "%s: sibling %d: code %d (%s)", dname, i, reqs[i].result,
+                 reqs[i].err);
     xt_assert_pattern(&reqs[i].body, want[i]);
   }
   cr_assert_eq(ts_requests(srv), N + 1, "%s: %llu requests for %d transfers", dname,
@@ -560,14 +556,12 @@ static void run_crowded(const char *raw, size_t len, xfer_code code, const char 
       after = 1;
     else if (after)
       cr_assert_neq(ts_request_conn(srv, (size_t)i), bad_conn,
-                    "%s: request %llu reused the bad connection", dname,
-                    (unsigned long long)i);
+                    "%s: request %llu reused the bad connection", dname, (unsigned long long)i);
   }
   /* At most 4 at a time, and only the bad one ever closed. */
   cr_assert_leq(ts_connections(srv), 5, "%s: %llu connections", dname,
                 (unsigned long long)ts_connections(srv));
-  cr_assert_eq(ts_wait_client_closes(srv, 1, 5000), 0, "%s: bad connection never closed",
-               dname);
+  cr_assert_eq(ts_wait_client_closes(srv, 1, 5000), 0, "%s: bad connection never closed", dname);
   for (int i = 0; i < N + 1; i++) {
     xfer_multi_remove_handle(multi, reqs[i].e);
     xt_req_free(&reqs[i]);

@@ -21,13 +21,9 @@
 static struct ts_server *srv;
 static xfer_multi *multi;
 
-static void setup(void) {
-  xt_env_up(&srv, &multi);
-}
+static void setup(void) { xt_env_up(&srv, &multi); }
 
-static void teardown(void) {
-  xt_env_down(srv, multi);
-}
+static void teardown(void) { xt_env_down(srv, multi); }
 
 TestSuite(multi_api, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -40,9 +36,7 @@ static _Alignas(max_align_t) unsigned char garbage[1 << 16];
 
 static void fill_garbage(void) { memset(garbage, 0xA5, sizeof garbage); }
 
-static void url_of(const char *path, char *out, size_t outlen) {
-  ts_url(srv, path, out, outlen);
-}
+static void url_of(const char *path, char *out, size_t outlen) { ts_url(srv, path, out, outlen); }
 
 /* A new handle for path whose body goes to r's buffer (see xt_req_init). */
 static void req(struct xt_req *r, const char *path) {
@@ -154,8 +148,7 @@ Test(multi_api, bad_multi_handle_is_rejected_everywhere) {
     cr_assert_eq(xfer_multi_wakeup(m), XFERM_BAD_HANDLE, "case %zu", i);
     cr_assert_eq(xfer_multi_fdset(m, &rs, &ws, &es, &max_fd), XFERM_BAD_HANDLE, "case %zu", i);
     cr_assert_eq(xfer_multi_timeout(m, &ms), XFERM_BAD_HANDLE, "case %zu", i);
-    cr_assert_eq(xfer_multi_setopt(m, XFERMOPT_MAXCONNECTS, 1L), XFERM_BAD_HANDLE, "case %zu",
-                 i);
+    cr_assert_eq(xfer_multi_setopt(m, XFERMOPT_MAXCONNECTS, 1L), XFERM_BAD_HANDLE, "case %zu", i);
     cr_assert_null(xfer_multi_info_read(m, &left), "case %zu", i);
     cr_assert_eq(left, 0, "msgs_in_queue is always written (case %zu)", i);
     cr_assert_null(xfer_multi_get_handles(m), "case %zu", i);
@@ -354,8 +347,7 @@ Test(multi_api, refused_connection_is_reported_through_info_read) {
   cr_assert(msg, "a failed transfer must still have its message");
   cr_assert_eq(msg->msg, XFERMSG_DONE);
   cr_assert_eq(msg->easy_handle, r.e);
-  cr_assert_eq(msg->data.result, XFERE_COULDNT_CONNECT, "result %d (%s)", msg->data.result,
-               r.err);
+  cr_assert_eq(msg->data.result, XFERE_COULDNT_CONNECT, "result %d (%s)", msg->data.result, r.err);
   cr_assert_eq(left, 0);
   cr_assert_neq(r.err[0], '\0', "the error buffer says why");
   cr_assert_null(xfer_multi_info_read(multi, &left));
@@ -511,9 +503,9 @@ Test(multi_api, unknown_option_is_unknown_option) {
   cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)9999, 1L), XFERM_UNKNOWN_OPTION);
   cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)0, 1L), XFERM_UNKNOWN_OPTION);
   cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)40099, 1L), XFERM_UNKNOWN_OPTION);
-  cr_assert_eq(xfer_multi_setopt(multi, (xfer_moption)(XFEROPTTYPE_OBJECTPOINT + 9999),
-                                 (void *)NULL),
-               XFERM_UNKNOWN_OPTION);
+  cr_assert_eq(
+      xfer_multi_setopt(multi, (xfer_moption)(XFEROPTTYPE_OBJECTPOINT + 9999), (void *)NULL),
+      XFERM_UNKNOWN_OPTION);
 }
 
 Test(multi_api, max_total_connections_serialises_on_one_connection) {
@@ -695,8 +687,8 @@ struct recursion {
   struct xt_buf body;
   int calls;
   /* Results of the first call's probes. */
-  xfer_mcode perform, add, remove_self, remove_other, setopt, timeout, fdset, poll, wait,
-      cleanup, wakeup;
+  xfer_mcode perform, add, remove_self, remove_other, setopt, timeout, fdset, poll, wait, cleanup,
+      wakeup;
   int info_read_null;
   xfer_code getinfo, easy_setopt, easy_perform;
   long code;

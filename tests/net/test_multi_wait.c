@@ -21,13 +21,9 @@
 static struct ts_server *srv;
 static xfer_multi *multi;
 
-static void setup(void) {
-  xt_env_up(&srv, &multi);
-}
+static void setup(void) { xt_env_up(&srv, &multi); }
 
-static void teardown(void) {
-  xt_env_down(srv, multi);
-}
+static void teardown(void) { xt_env_down(srv, multi); }
 
 TestSuite(multi_wait, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -99,8 +95,7 @@ Test(multi_wait, poll_on_an_empty_multi_waits_the_whole_timeout) {
 Test(multi_wait, wait_on_an_empty_multi_returns_at_once) {
   int numfds = -1;
   uint64_t dt = timed(0, NULL, 0, 300, &numfds);
-  cr_assert_lt(dt, 100, "wait(300) took %llu ms with nothing to wait on",
-               (unsigned long long)dt);
+  cr_assert_lt(dt, 100, "wait(300) took %llu ms with nothing to wait on", (unsigned long long)dt);
   cr_assert_eq(numfds, 0);
   /* Also with a handle added but never performed: still nothing to watch. */
   struct xt_req r;
@@ -190,8 +185,7 @@ Test(multi_wait, wait_is_not_woken_by_wakeup) {
   struct xfer_waitfd x = {.fd = p[0], .events = XFER_WAIT_POLLIN, .revents = 0};
   cr_assert_eq(xfer_multi_wakeup(multi), XFERM_OK);
   uint64_t dt = timed(0, &x, 1, 300, NULL);
-  cr_assert_geq(dt, 250, "wait was woken by xfer_multi_wakeup (%llu ms)",
-                (unsigned long long)dt);
+  cr_assert_geq(dt, 250, "wait was woken by xfer_multi_wakeup (%llu ms)", (unsigned long long)dt);
   /* The wakeup is kept for the next poll. */
   dt = timed(1, NULL, 0, 2000, NULL);
   cr_assert_lt(dt, 1000, "the wakeup was lost by wait (%llu ms)", (unsigned long long)dt);

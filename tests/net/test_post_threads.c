@@ -26,9 +26,7 @@ static void setup(void) {
   cr_assert_not_null(srv);
 }
 
-static void teardown(void) {
-  ts_stop(srv);
-}
+static void teardown(void) { ts_stop(srv); }
 
 TestSuite(post_threads, .init = setup, .fini = teardown);
 

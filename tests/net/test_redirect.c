@@ -20,9 +20,7 @@ static void setup(void) {
   snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)ts_port(srv));
 }
 
-static void teardown(void) {
-  xt_env_down(srv, multi);
-}
+static void teardown(void) { xt_env_down(srv, multi); }
 
 TestSuite(redirect, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -67,8 +65,8 @@ static void encode(const char *s, char *out, size_t n) {
   size_t o = 0;
   for (; *s && o + 4 < n; s++) {
     unsigned char c = (unsigned char)*s;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '.' || c == '_') {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_') {
       out[o++] = (char)c;
     } else {
       out[o++] = '%';
@@ -448,8 +446,7 @@ static void live_free(void *p) {
  * first run's redirect target once it is cleaned up. No .init here: the
  * hooks must be installed before the first library allocation. */
 Test(redirect_memory, rerun_after_a_redirect_frees_everything, .timeout = 60) {
-  cr_assert_eq(xfer_global_init_mem(live_malloc, live_free, live_realloc, live_strdup,
-                                    live_calloc),
+  cr_assert_eq(xfer_global_init_mem(live_malloc, live_free, live_realloc, live_strdup, live_calloc),
                XFERE_OK);
   struct ts_server *s = ts_start();
   cr_assert(s);

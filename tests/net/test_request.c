@@ -22,9 +22,7 @@ static void setup(void) {
   snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)ts_port(srv));
 }
 
-static void teardown(void) {
-  xt_env_down(srv, multi);
-}
+static void teardown(void) { xt_env_down(srv, multi); }
 
 TestSuite(request, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -118,7 +116,7 @@ static int dechunk(const char *p, size_t n, struct xt_buf *out) {
     size_t digits = 0;
     while (i < n) {
       char c = p[i];
-      int d = c >= '0' && c <= '9' ? c - '0'
+      int d = c >= '0' && c <= '9'   ? c - '0'
               : c >= 'a' && c <= 'f' ? c - 'a' + 10
               : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                      : -1;
@@ -129,8 +127,7 @@ static int dechunk(const char *p, size_t n, struct xt_buf *out) {
       i++;
     }
     cr_assert(digits > 0 && digits <= 16, "bad chunk size at offset %zu", i);
-    cr_assert(i + 2 <= n && memcmp(p + i, "\r\n", 2) == 0, "no CRLF after a chunk size at %zu",
-              i);
+    cr_assert(i + 2 <= n && memcmp(p + i, "\r\n", 2) == 0, "no CRLF after a chunk size at %zu", i);
     i += 2;
     if (size == 0) {
       cr_assert(i + 2 == n && memcmp(p + i, "\r\n", 2) == 0,
@@ -482,8 +479,7 @@ Test(request, httpheader_add_replace_remove_empty) {
    * the defaults in list order, as libcurl sends them. */
   char want[256];
   snprintf(want, sizeof want,
-           "GET /echo HTTP/1.1\r\nHost: %s\r\nX-Added: yes\r\nAccept: x\r\nX-Empty:\r\n\r\n",
-           host);
+           "GET /echo HTTP/1.1\r\nHost: %s\r\nX-Added: yes\r\nAccept: x\r\nX-Empty:\r\n\r\n", host);
   assert_str_bytes(&r.body, want);
   xt_req_free(&r);
   xfer_slist_free_all(h);

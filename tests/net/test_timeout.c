@@ -19,13 +19,9 @@
 static struct ts_server *srv;
 static xfer_multi *multi;
 
-static void setup(void) {
-  xt_env_up(&srv, &multi);
-}
+static void setup(void) { xt_env_up(&srv, &multi); }
 
-static void teardown(void) {
-  xt_env_down(srv, multi);
-}
+static void teardown(void) { xt_env_down(srv, multi); }
 
 TestSuite(timeout, .init = setup, .fini = teardown, .timeout = 60);
 

@@ -167,8 +167,7 @@ Test(tls, post_body_arrives_whole) {
 
 /* Serves `leaf`, fetches it as `host` with the test CA, expects `code`; a
  * sibling transfer to a good server on the same multi must be unharmed. */
-static void expect_verdict(const char *leaf, const char *host, xfer_code code,
-                           const char *reason) {
+static void expect_verdict(const char *leaf, const char *host, xfer_code code, const char *reason) {
   up(leaf, NULL);
   struct ts_nginx *good = xt_tls_nginx(certs, "good", NULL, NULL, 0);
   struct xt_req r[2];
@@ -360,9 +359,7 @@ static void expect_new_connection(void (*change)(xfer_easy *)) {
   down();
 }
 
-static void no_verify(xfer_easy *e) {
-  xfer_easy_setopt(e, XFEROPT_SSL_VERIFYPEER, 0L);
-}
+static void no_verify(xfer_easy *e) { xfer_easy_setopt(e, XFEROPT_SSL_VERIFYPEER, 0L); }
 static void no_verifyhost(xfer_easy *e) { xfer_easy_setopt(e, XFEROPT_SSL_VERIFYHOST, 0L); }
 /* One suite less than the default, in each library's syntax (wolfSSL takes
  * its TLS 1.3 suites in the same list). */

@@ -36,15 +36,13 @@ TestSuite(tls_odd, .init = setup, .fini = teardown);
 /* Runs one transfer against the odd server in `mode` (with the cipher
  * list `ciphers` when not NULL) beside a sibling GET of nginx's /64k, and
  * checks the odd transfer's code and body length. */
-static void run_odd_with(const char *mode, const char *ciphers, xfer_code want,
-                         size_t want_len) {
+static void run_odd_with(const char *mode, const char *ciphers, xfer_code want, size_t want_len) {
   cr_assert(ts_odd_available(), "python3 is needed for the odd TLS servers");
   struct ts_odd *odd = ts_odd_start(mode, ts_certs_dir(certs));
   cr_assert(odd, "could not start the %s server", mode);
   char url[128], resolve_line[64];
   snprintf(url, sizeof url, "https://localhost:%u/x", (unsigned)ts_odd_port(odd));
-  snprintf(resolve_line, sizeof resolve_line, "localhost:%u:127.0.0.1",
-           (unsigned)ts_odd_port(odd));
+  snprintf(resolve_line, sizeof resolve_line, "localhost:%u:127.0.0.1", (unsigned)ts_odd_port(odd));
   struct xfer_slist *resolve = xfer_slist_append(NULL, resolve_line);
   struct xt_req r[2];
   xt_req_init(&r[0], url);
@@ -112,15 +110,11 @@ Test(tls_odd, reset_mid_handshake_fails_the_handshake) {
 }
 
 /* Trap 2: Debian's wolfSSL negotiates TLS 1.1 unless told not to. */
-Test(tls_odd, tls11_only_server_is_refused) {
-  run_odd("tls11", XFERE_SSL_CONNECT_ERROR, 0);
-}
+Test(tls_odd, tls11_only_server_is_refused) { run_odd("tls11", XFERE_SSL_CONNECT_ERROR, 0); }
 
 /* Trap 3: Debian's wolfSSL offers anonymous (unauthenticated) suites even
  * with verification on, unless the cipher list leaves them out. */
-Test(tls_odd, anonymous_cipher_server_is_refused) {
-  run_odd("anon", XFERE_SSL_CONNECT_ERROR, 0);
-}
+Test(tls_odd, anonymous_cipher_server_is_refused) { run_odd("anon", XFERE_SSL_CONNECT_ERROR, 0); }
 
 /* The same with the application's own cipher list: anonymous suites stay
  * out whatever it says. */

@@ -12,7 +12,7 @@
 #include "nginx.h"
 #include "xtest.h"
 
-#define THREADS 3
+#define THREADS  3
 #define REQUESTS 40
 
 static struct ts_certs *certs;
@@ -22,7 +22,7 @@ static char url[128];
 
 struct worker {
   pthread_t tid;
-  int ok;      /* requests that got the exact body */
+  int ok; /* requests that got the exact body */
   long connects;
   int tls_backend;
 };

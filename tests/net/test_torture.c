@@ -46,14 +46,14 @@ TestSuite(torture, .init = setup, .fini = teardown);
 /* One transfer of a batch and what it must produce. */
 struct job {
   char url[256];
-  const char *post;    /* request body (POSTFIELDS), or NULL for a GET */
+  const char *post; /* request body (POSTFIELDS), or NULL for a GET */
   size_t post_len;
-  int copy;            /* the body through COPYPOSTFIELDS (the library copies it) */
-  int upload;          /* the body through READFUNCTION: a chunked upload */
-  const char *header;  /* one more request line (HTTPHEADER), or NULL */
-  int follow;          /* XFEROPT_FOLLOWLOCATION */
-  char resolve[128];   /* one XFEROPT_RESOLVE line, or "" */
-  size_t expect;       /* pattern bytes of the answer; with post: echo */
+  int copy;           /* the body through COPYPOSTFIELDS (the library copies it) */
+  int upload;         /* the body through READFUNCTION: a chunked upload */
+  const char *header; /* one more request line (HTTPHEADER), or NULL */
+  int follow;         /* XFEROPT_FOLLOWLOCATION */
+  char resolve[128];  /* one XFEROPT_RESOLVE line, or "" */
+  size_t expect;      /* pattern bytes of the answer; with post: echo */
   /* per run */
   xfer_easy *e;
   struct xfer_slist *rlist, *hlist;
@@ -67,9 +67,9 @@ struct job {
 struct batch {
   struct job jobs[MAX_JOBS];
   size_t n;
-  long max_host;   /* XFERMOPT_MAX_HOST_CONNECTIONS, 0 to leave it */
-  int waves;       /* the batch runs this many times on the same multi */
-  int event;       /* 1: socket_action host loop; 2: the same with SINGLE_FD */
+  long max_host; /* XFERMOPT_MAX_HOST_CONNECTIONS, 0 to leave it */
+  int waves;     /* the batch runs this many times on the same multi */
+  int event;     /* 1: socket_action host loop; 2: the same with SINGLE_FD */
 };
 
 /* ---- the host event loop (epoll, as libcurl's ephiperfifo.c) ------------ */
@@ -177,9 +177,9 @@ static int job_setup(struct job *j) {
     xfer_easy_setopt(j->e, XFEROPT_READDATA, j);
   } else if (j->post) {
     xfer_easy_setopt(j->e, XFEROPT_POSTFIELDSIZE, (long)j->post_len);
-    if (!xt_oom_code(xfer_easy_setopt(j->e, j->copy ? XFEROPT_COPYPOSTFIELDS : XFEROPT_POSTFIELDS,
-                                      j->post),
-                     "setopt POSTFIELDS"))
+    if (!xt_oom_code(
+            xfer_easy_setopt(j->e, j->copy ? XFEROPT_COPYPOSTFIELDS : XFEROPT_POSTFIELDS, j->post),
+            "setopt POSTFIELDS"))
       return 0;
   }
   if (j->header) {
@@ -245,8 +245,8 @@ static void job_check(const struct job *j) {
 static int drive(struct batch *b, xfer_multi *m, struct host *h, size_t *pending) {
   uint64_t end = xt_now_ms() + 15000; /* a batch takes milliseconds untouched */
   int running = 0;
-  if (h && !xt_oom_mcode(xfer_multi_socket_action(m, XFER_SOCKET_TIMEOUT, 0, &running),
-                         "socket_action"))
+  if (h &&
+      !xt_oom_mcode(xfer_multi_socket_action(m, XFER_SOCKET_TIMEOUT, 0, &running), "socket_action"))
     return 0;
   while (*pending > 0) {
     if (!h && !xt_oom_mcode(xfer_multi_perform(m, &running), "perform"))

@@ -29,13 +29,9 @@
 static struct ts_server *srv;
 static xfer_multi *multi;
 
-static void setup(void) {
-  xt_env_up(&srv, &multi);
-}
+static void setup(void) { xt_env_up(&srv, &multi); }
 
-static void teardown(void) {
-  xt_env_down(srv, multi);
-}
+static void teardown(void) { xt_env_down(srv, multi); }
 
 TestSuite(wakeup, .init = setup, .fini = teardown, .timeout = 120);
 
@@ -98,9 +94,9 @@ static int blocked_in_wait(pid_t tid) {
 
 struct waker {
   xfer_multi *m;
-  atomic_int poller_tid;   /* set by the polling thread before it polls */
-  atomic_int saw_blocked;  /* the poller was seen asleep before the wakeup */
-  atomic_int rc;           /* what xfer_multi_wakeup returned */
+  atomic_int poller_tid;  /* set by the polling thread before it polls */
+  atomic_int saw_blocked; /* the poller was seen asleep before the wakeup */
+  atomic_int rc;          /* what xfer_multi_wakeup returned */
   atomic_uint_fast64_t woke_at;
 };
 

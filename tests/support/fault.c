@@ -79,8 +79,7 @@ void ft_sibs_add(xfer_multi *m, struct ft_sibs *s, struct ts_server *same,
 
 static void check_sib(xfer_multi *m, struct ft_req *t, const char *which, size_t n) {
   cr_assert(t->r.done, "the %s sibling never finished", which);
-  cr_assert_eq(t->r.result, XFERE_OK, "the %s sibling: code %d (%s)", which, t->r.result,
-               t->r.err);
+  cr_assert_eq(t->r.result, XFERE_OK, "the %s sibling: code %d (%s)", which, t->r.result, t->r.err);
   xt_assert_pattern(&t->r.body, n);
   ft_free(m, t);
 }
@@ -96,11 +95,10 @@ void ft_sibs_check(xfer_multi *m, struct ft_sibs *s) {
 void ft_assert_code(const struct ft_req *t, xfer_code code, const char *word) {
   const char *err = t->r.err;
   cr_assert(t->r.done, "the transfer never finished");
-  cr_assert_eq(t->r.result, code, "code %d, expected %d (error buffer: \"%s\")", t->r.result,
-               code, err);
+  cr_assert_eq(t->r.result, code, "code %d, expected %d (error buffer: \"%s\")", t->r.result, code,
+               err);
   size_t len = strlen(err);
-  cr_assert(len >= 8 && err[0] >= 'A' && err[0] <= 'Z' && strchr(err, ' ') &&
-                err[len - 1] != '\n',
+  cr_assert(len >= 8 && err[0] >= 'A' && err[0] <= 'Z' && strchr(err, ' ') && err[len - 1] != '\n',
             "not a sentence in the error buffer: \"%s\"", err);
   if (word)
     cr_assert(xt_contains_nocase(err, word), "\"%s\" does not mention \"%s\"", err, word);

@@ -40,10 +40,9 @@ struct ft_sibs {
   struct ft_req same, other;
   int has_same, has_other;
 };
-#define FT_SIB_SAME_BYTES 200000u
+#define FT_SIB_SAME_BYTES  200000u
 #define FT_SIB_OTHER_BYTES 300000u
-void ft_sibs_add(xfer_multi *m, struct ft_sibs *s, struct ts_server *same,
-                 struct ts_server *other);
+void ft_sibs_add(xfer_multi *m, struct ft_sibs *s, struct ts_server *same, struct ts_server *other);
 /* Asserts each sibling finished XFERE_OK with its exact bytes, then frees. */
 void ft_sibs_check(xfer_multi *m, struct ft_sibs *s);
 

@@ -76,35 +76,36 @@
 #include <stdint.h>
 
 /* Bounds the server applies (documented so tests can aim past them). */
-#define TS_HEAD_MAX (1u << 20)      /* request head larger -> 431 + close */
-#define TS_STORE_MAX (64u << 20)    /* raw request bytes kept for /echo and
+#define TS_HEAD_MAX (1u << 20) /* request head larger -> 431 + close */
+#define TS_STORE_MAX \
+  (64u << 20)                        /* raw request bytes kept for /echo and
                                        ts_last_request; more is read and
                                        counted, not kept */
-#define TS_LOG_KEEP (256u << 10)    /* raw bytes kept per ts_request_log entry */
-#define TS_LOG_MAX 1000000u         /* log entries kept (counters go on) */
-#define TS_IO_MS 30000              /* no progress mid-request/response: close */
-#define TS_KEEPALIVE_MS 120000      /* idle between requests: close */
-#define TS_DRAIN_MS 2000            /* read-after-FIN bound */
-#define TS_WAIT_CAP_MS 600000       /* cap on TS_SLEEP/TS_IDLE/delays */
-#define TS_BACKLOG 1024             /* listen() backlog */
+#define TS_LOG_KEEP     (256u << 10) /* raw bytes kept per ts_request_log entry */
+#define TS_LOG_MAX      1000000u     /* log entries kept (counters go on) */
+#define TS_IO_MS        30000        /* no progress mid-request/response: close */
+#define TS_KEEPALIVE_MS 120000       /* idle between requests: close */
+#define TS_DRAIN_MS     2000         /* read-after-FIN bound */
+#define TS_WAIT_CAP_MS  600000       /* cap on TS_SLEEP/TS_IDLE/delays */
+#define TS_BACKLOG      1024         /* listen() backlog */
 
 struct ts_server;
 
 enum ts_op {
-    TS_SEND,          /* send data/len; how is set by ts_set_delivery() */
-    TS_SEND_BYTEWISE, /* one byte per send(), TCP_NODELAY, no sleeps */
-    TS_SLEEP,         /* wait ms milliseconds (stop-aware) */
-    TS_FIN,           /* FIN (shutdown WR, bounded drain, close); ends steps */
-    TS_RST,           /* SO_LINGER {1,0} then close: RST; ends steps */
-    TS_SHUTDOWN_WR,   /* shutdown(SHUT_WR) only; later steps still run */
-    TS_IDLE,          /* never answer: keep reading and discarding until the
+  TS_SEND,          /* send data/len; how is set by ts_set_delivery() */
+  TS_SEND_BYTEWISE, /* one byte per send(), TCP_NODELAY, no sleeps */
+  TS_SLEEP,         /* wait ms milliseconds (stop-aware) */
+  TS_FIN,           /* FIN (shutdown WR, bounded drain, close); ends steps */
+  TS_RST,           /* SO_LINGER {1,0} then close: RST; ends steps */
+  TS_SHUTDOWN_WR,   /* shutdown(SHUT_WR) only; later steps still run */
+  TS_IDLE,          /* never answer: keep reading and discarding until the
                          client closes or ts_stop(); ends the connection */
-    TS_READ_BODY,     /* read the request body now (only does something in a
+  TS_READ_BODY,     /* read the request body now (only does something in a
                          TS_ROUTE_HEAD_ONLY route, where it was not read yet) */
-    TS_SEND_SPLIT,    /* send data/len cut at pseudo-random points, seed = ms
+  TS_SEND_SPLIT,    /* send data/len cut at pseudo-random points, seed = ms
                          (delivery mode D3), TCP_NODELAY */
-    TS_DRIP,          /* send data/len one byte per send(), ms between bytes */
-    TS_STOP_READING,  /* stop reading (the receive window fills up) and wait,
+  TS_DRIP,          /* send data/len one byte per send(), ms between bytes */
+  TS_STOP_READING,  /* stop reading (the receive window fills up) and wait,
                          without answering, until the client closes or
                          ts_stop(); ends the connection */
 };
@@ -114,23 +115,29 @@ enum ts_op {
  * temporary). For the send ops, len == 0 with data != NULL means strlen(data).
  */
 struct ts_step {
-    enum ts_op op;
-    const char *data;
-    size_t len;
-    int ms;
+  enum ts_op op;
+  const char *data;
+  size_t len;
+  int ms;
 };
 
 /* Step literals: TS_S("HTTP/1.1 200 OK\r\n...") etc. (string literals only). */
-#define TS_S(lit) {TS_SEND, (lit), sizeof(lit) - 1, 0}
-#define TS_S1(lit) {TS_SEND_BYTEWISE, (lit), sizeof(lit) - 1, 0}
-#define TS_SLEEP_MS(n) {TS_SLEEP, NULL, 0, (n)}
-#define TS_STEP(op_) {(op_), NULL, 0, 0}
+#define TS_S(lit) \
+  { TS_SEND, (lit), sizeof(lit) - 1, 0 }
+#define TS_S1(lit) \
+  { TS_SEND_BYTEWISE, (lit), sizeof(lit) - 1, 0 }
+#define TS_SLEEP_MS(n) \
+  { TS_SLEEP, NULL, 0, (n) }
+#define TS_STEP(op_) \
+  { (op_), NULL, 0, 0 }
 
 /* Route flags for ts_route_ex(). */
-#define TS_ROUTE_HEAD_ONLY 1u /* run steps after the head; body via TS_READ_BODY
+#define TS_ROUTE_HEAD_ONLY \
+  1u /* run steps after the head; body via TS_READ_BODY
                                  (read and logged anyway after the last step
                                  if the connection is still open) */
-#define TS_ROUTE_ONCE 2u      /* answer one request only; later requests fall
+#define TS_ROUTE_ONCE \
+  2u /* answer one request only; later requests fall
                                  through to older routes or the built-ins */
 
 /* Start a server on 127.0.0.1:<ephemeral>. NULL (and a line on stderr) on
@@ -145,10 +152,9 @@ void ts_url(const struct ts_server *s, const char *path, char *out, size_t outle
 
 /* A request whose target equals path runs steps in order. A newer route for
  * the same path hides the older one. Safe while the server runs. */
-void ts_route(struct ts_server *s, const char *path, const struct ts_step *steps,
-              size_t nsteps);
-void ts_route_ex(struct ts_server *s, const char *path, const struct ts_step *steps,
-                 size_t nsteps, unsigned flags);
+void ts_route(struct ts_server *s, const char *path, const struct ts_step *steps, size_t nsteps);
+void ts_route_ex(struct ts_server *s, const char *path, const struct ts_step *steps, size_t nsteps,
+                 unsigned flags);
 /* A route that sends one fixed raw response (one TS_SEND step). */
 void ts_route_raw(struct ts_server *s, const char *path, const char *raw, size_t len);
 /* Steps run on every new connection right after accept(), before any request
@@ -169,15 +175,15 @@ void ts_set_accept_delay(struct ts_server *s, int ms);
 /* How TS_SEND steps deliver bytes (the b.0 delivery modes); default WHOLE.
  * Built-in routes are not affected. */
 enum ts_delivery {
-    TS_D_WHOLE,    /* D1: one send() for the whole buffer */
-    TS_D_BYTEWISE, /* D2: one byte per send(), TCP_NODELAY */
-    TS_D_SPLIT,    /* D3: pseudo-random split points from seed, TCP_NODELAY */
+  TS_D_WHOLE,    /* D1: one send() for the whole buffer */
+  TS_D_BYTEWISE, /* D2: one byte per send(), TCP_NODELAY */
+  TS_D_SPLIT,    /* D3: pseudo-random split points from seed, TCP_NODELAY */
 };
 void ts_set_delivery(struct ts_server *s, enum ts_delivery mode, uint32_t seed);
 
 /* Counters (atomic). */
-uint64_t ts_connections(const struct ts_server *s);  /* accepted so far */
-uint64_t ts_requests(const struct ts_server *s);     /* request heads read so far */
+uint64_t ts_connections(const struct ts_server *s);      /* accepted so far */
+uint64_t ts_requests(const struct ts_server *s);         /* request heads read so far */
 uint64_t ts_open_connections(const struct ts_server *s); /* not yet closed */
 /* Connections that ended because the client closed (EOF) or reset them,
  * as seen by a read or a write of the server (curl's connection-monitor). */

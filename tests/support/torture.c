@@ -188,7 +188,8 @@ void xt_torture(const char *name, xt_torture_fn fn, void *arg, struct xt_torture
       st.failed++;
   }
   xt_torture_hooks_remove();
-  fprintf(stderr, "torture %s: allocations=%ld points=%ld runs=%ld failed=%ld tolerated=%ld full=%d\n",
+  fprintf(stderr,
+          "torture %s: allocations=%ld points=%ld runs=%ld failed=%ld tolerated=%ld full=%d\n",
           name, st.allocations, st.points, st.runs, st.failed, st.tolerated, st.full);
   if (full && max == POINTS_CAP && step == 1 && start == 1)
     cr_assert(st.full, "torture %s: runs still reached the failing allocation at %ld", name, n);

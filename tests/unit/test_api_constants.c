@@ -136,8 +136,8 @@ _Static_assert(XFERINFO_EFFECTIVE_METHOD == 0x10003a, "CURLINFO_EFFECTIVE_METHOD
 _Static_assert(XFERINFO_CAPATH == 0x10003e, "CURLINFO_CAPATH");
 
 _Static_assert(XFERINFO_TEXT == 0 && XFERINFO_HEADER_IN == 1 && XFERINFO_HEADER_OUT == 2 &&
-                   XFERINFO_DATA_IN == 3 && XFERINFO_DATA_OUT == 4 &&
-                   XFERINFO_SSL_DATA_IN == 5 && XFERINFO_SSL_DATA_OUT == 6,
+                   XFERINFO_DATA_IN == 3 && XFERINFO_DATA_OUT == 4 && XFERINFO_SSL_DATA_IN == 5 &&
+                   XFERINFO_SSL_DATA_OUT == 6,
                "curl_infotype");
 
 /* ---- Messages, waiting, event API ---- */

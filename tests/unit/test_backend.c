@@ -33,9 +33,9 @@
 static const char *be_name = "?";
 
 #define expect(cond) cr_assert((cond), "[%s] %s", be_name, #cond)
-#define expect_eq(a, b)                                                                    \
-  cr_assert((long long)(a) == (long long)(b), "[%s] %s == %s: %lld vs %lld", be_name, #a, \
-            #b, (long long)(a), (long long)(b))
+#define expect_eq(a, b)                                                                       \
+  cr_assert((long long)(a) == (long long)(b), "[%s] %s == %s: %lld vs %lld", be_name, #a, #b, \
+            (long long)(a), (long long)(b))
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -76,7 +76,7 @@ struct rec {
   int nops;
   /* Runs inside the completion callback, as the runtime's code would. */
   void (*hook)(struct rec *rec, const struct done *d);
-  int hook_fd;   /* scratch for hooks */
+  int hook_fd; /* scratch for hooks */
   int hook_port;
   struct xfer__op *hook_op;
 };
@@ -125,7 +125,7 @@ static struct criterion_test_params backend_params(void) {
   return cr_make_param_array(enum xfer__backend_id, built, n);
 }
 
-#define BACKEND_TEST(name)                                                  \
+#define BACKEND_TEST(name)                                                \
   ParameterizedTestParameters(backend, name) { return backend_params(); } \
   ParameterizedTest(enum xfer__backend_id *id, backend, name, .timeout = 20)
 
@@ -246,7 +246,8 @@ static int listener(int *port) {
 /* A non-blocking socket whose connect() to 127.0.0.1:port has been started
  * by the test itself (one end of pair()). */
 static int connect_start(int port) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int rc;
@@ -564,7 +565,7 @@ BACKEND_TEST(fdset_reports_transfer_fds) {
 
 /* 8 MiB: far more than loopback buffers hold, so the send must come back
  * short many times while the peer drains 64 KiB per turn. */
-#define BIG (8u << 20)
+#define BIG   (8u << 20)
 #define DRAIN 65536u
 
 static unsigned char pattern(size_t i) { return (unsigned char)(i * 7u + (i >> 12)); }
@@ -745,10 +746,22 @@ BACKEND_TEST(busy_sender_does_not_starve_readers) {
 
 static unsigned long nallocs;
 
-static void *count_malloc(size_t n) { nallocs++; return malloc(n); }
-static void *count_realloc(void *p, size_t n) { nallocs++; return realloc(p, n); }
-static void *count_calloc(size_t m, size_t n) { nallocs++; return calloc(m, n); }
-static char *count_strdup(const char *s) { nallocs++; return strdup(s); }
+static void *count_malloc(size_t n) {
+  nallocs++;
+  return malloc(n);
+}
+static void *count_realloc(void *p, size_t n) {
+  nallocs++;
+  return realloc(p, n);
+}
+static void *count_calloc(size_t m, size_t n) {
+  nallocs++;
+  return calloc(m, n);
+}
+static char *count_strdup(const char *s) {
+  nallocs++;
+  return strdup(s);
+}
 
 /* One request/response the way the runtime drives a keep-alive connection:
  * SEND and RECV submitted together, the peer answers once the request is
@@ -810,7 +823,8 @@ Test(registry, create) {
   struct xfer__backend *be;
 
   cr_assert_eq(xfer__backend_create(XFER__BACKEND_AUTO, no_complete, NULL, &be), 0);
-  cr_assert_str_eq(be->vt->name, xfer__backend_built_in(XFER__BACKEND_IO_URING) ? "io_uring" : "epoll");
+  cr_assert_str_eq(be->vt->name,
+                   xfer__backend_built_in(XFER__BACKEND_IO_URING) ? "io_uring" : "epoll");
   be->vt->destroy(be);
   for (int id = XFER__BACKEND_POLL; id <= XFER__BACKEND_EPOLL; id++) {
     cr_assert_eq(xfer__backend_create((enum xfer__backend_id)id, no_complete, NULL, &be), 0);
@@ -828,9 +842,12 @@ Test(registry, environment_override) {
   static const struct {
     const char *value;
     int id;
-  } cases[] = {{"", XFER__BACKEND_AUTO},       {"poll", XFER__BACKEND_POLL},
-               {"epoll", XFER__BACKEND_EPOLL}, {"io_uring", XFER__BACKEND_IO_URING},
-               {"auto", XFER__BACKEND_AUTO},   {"kqueue", -EINVAL},
+  } cases[] = {{"", XFER__BACKEND_AUTO},
+               {"poll", XFER__BACKEND_POLL},
+               {"epoll", XFER__BACKEND_EPOLL},
+               {"io_uring", XFER__BACKEND_IO_URING},
+               {"auto", XFER__BACKEND_AUTO},
+               {"kqueue", -EINVAL},
                {"EPOLL", -EINVAL}};
 
   unsetenv("XFER_BACKEND");
@@ -851,7 +868,7 @@ Test(registry, names_and_list) {
   cr_assert(xfer__backend_built_in(XFER__BACKEND_EPOLL));
   cr_assert(!xfer__backend_built_in(XFER__BACKEND_AUTO));
   /* The list names exactly the built-in backends. */
-  cr_assert_str_eq(xfer__backend_list(),
-                   xfer__backend_built_in(XFER__BACKEND_IO_URING) ? "io_uring,epoll,poll"
-                                                                  : "epoll,poll");
+  cr_assert_str_eq(xfer__backend_list(), xfer__backend_built_in(XFER__BACKEND_IO_URING)
+                                             ? "io_uring,epoll,poll"
+                                             : "epoll,poll");
 }

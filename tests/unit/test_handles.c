@@ -28,7 +28,9 @@ static void *calloc_fail(size_t nmemb, size_t size) {
 
 static void hooks_default(void) { xfer__alloc_set(malloc, free, realloc, strdup, calloc); }
 
-static void hooks_failing_calloc(void) { xfer__alloc_set(malloc, free, realloc, strdup, calloc_fail); }
+static void hooks_failing_calloc(void) {
+  xfer__alloc_set(malloc, free, realloc, strdup, calloc_fail);
+}
 
 TestSuite(handles, .init = hooks_default, .fini = hooks_default);
 
@@ -105,10 +107,10 @@ Test(handles, token_zero_and_out_of_range_indexes) {
   uint32_t gen = tok_gen(ta), index = tok_index(ta);
   const uint64_t bad[] = {
       0,
-      make_token(0, index),                 /* generation 0 is never in a token */
-      make_token(gen + 1, index),           /* even: the free state */
-      make_token(gen + 2, index),           /* a future generation */
-      make_token(gen, index + 1),           /* a free slot of the same chunk */
+      make_token(0, index),       /* generation 0 is never in a token */
+      make_token(gen + 1, index), /* even: the free state */
+      make_token(gen + 2, index), /* a future generation */
+      make_token(gen, index + 1), /* a free slot of the same chunk */
       make_token(gen, XFER__HANDLES_CHUNK_SIZE - 1),
       make_token(gen, XFER__HANDLES_CHUNK_SIZE), /* a chunk not allocated yet */
       make_token(gen, XFER__HANDLES_MAX_CHUNKS * XFER__HANDLES_CHUNK_SIZE - 1),

@@ -92,15 +92,18 @@ struct body_case {
 
 #define S(x) x, sizeof(x) - 1
 /* extra: bytes after the end of the body, left unconsumed. */
-#define DONE(name, f, cl, in, out, extra) {name, f, cl, S(in), 1, S(out), sizeof(in) - 1 - (extra), 0}
-#define MORE(name, f, cl, in, out, eof) {name, f, cl, S(in), 0, S(out), sizeof(in) - 1, eof}
-#define FAIL(name, in, code, out, at) {name, XFER__HTTP_BODY_CHUNKED, 0, S(in), code, S(out), at, 0}
+#define DONE(name, f, cl, in, out, extra) \
+  { name, f, cl, S(in), 1, S(out), sizeof(in) - 1 - (extra), 0 }
+#define MORE(name, f, cl, in, out, eof) \
+  { name, f, cl, S(in), 0, S(out), sizeof(in) - 1, eof }
+#define FAIL(name, in, code, out, at) \
+  { name, XFER__HTTP_BODY_CHUNKED, 0, S(in), code, S(out), at, 0 }
 
-#define CH XFER__HTTP_BODY_CHUNKED
+#define CH  XFER__HTTP_BODY_CHUNKED
 #define LEN XFER__HTTP_BODY_LENGTH
-#define E56 XFER__EBADCHUNK /* RECV_ERROR to the user */
-#define E8 XFER__EMALFORMED /* WEIRD_SERVER_REPLY */
-#define E18 XFER__EPARTIAL /* PARTIAL_FILE */
+#define E56 XFER__EBADCHUNK  /* RECV_ERROR to the user */
+#define E8  XFER__EMALFORMED /* WEIRD_SERVER_REPLY */
+#define E18 XFER__EPARTIAL   /* PARTIAL_FILE */
 
 static const struct body_case cases[] = {
     /* Content-Length, close-delimited, none */
@@ -117,10 +120,10 @@ static const struct body_case cases[] = {
          "0123456789!", 0),
     DONE("leading zeros", CH, 0, "0003\r\nabc\r\n0\r\n\r\n", "abc", 0),
     DONE("16 hex digits", CH, 0, "0000000000000003\r\nabc\r\n0\r\n\r\n", "abc", 0),
-    DONE("response bytes after the body", CH, 0, "3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n",
-         "abc", 17),
-    DONE("M56 extensions", CH, 0,
-         "5;a=b;c=\"x;y\"\r\nhello\r\n6 ; name\r\n world\r\n0\r\n\r\n", "hello world", 0),
+    DONE("response bytes after the body", CH, 0, "3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n", "abc",
+         17),
+    DONE("M56 extensions", CH, 0, "5;a=b;c=\"x;y\"\r\nhello\r\n6 ; name\r\n world\r\n0\r\n\r\n",
+         "hello world", 0),
     DONE("M56 quoted pair, BWS around =", CH, 0, "3;a = \"q\\\"\" ;b\t=c\r\nabc\r\n0;last\r\n\r\n",
          "abc", 0),
     DONE("M64 trailer", CH, 0, "0\r\nX-T: 1\r\n\r\n", "", 0),
@@ -337,15 +340,15 @@ Test(http_body, small_limits_every_split_point) {
     const char *in;
     int rc;
   } rows[] = {
-      {"0\r\nA:1234567890123456\r\n\r\n", 1},                 /* a 20-byte trailer line */
+      {"0\r\nA:1234567890123456\r\n\r\n", 1},                /* a 20-byte trailer line */
       {"0\r\nA:12345678901234567\r\n\r\n", XFER__ETOOLARGE}, /* 21 bytes */
       {"0\r\nA:1\r\nB:2\r\nC:3\r\n\r\n", 1},
       {"0\r\nA:1\r\nB:2\r\nC:3\r\nD:4\r\n\r\n", XFER__ETOOLARGE},
       /* 3 lines of 20 bytes and the final CRLF: 62 bytes, over 60. */
       {"0\r\nA:1234567890123456\r\nB:1234567890123456\r\nC:1234567890123456\r\n\r\n",
        XFER__EHEADSIZE},
-      {"3;abcdefghijklmno\r\nabc\r\n0\r\n\r\n", 1}, /* a 19-byte size line */
-      {"3;abcdefghijklmnop\r\nabc\r\n0\r\n\r\n", 1},  /* 20 bytes */
+      {"3;abcdefghijklmno\r\nabc\r\n0\r\n\r\n", 1},                 /* a 19-byte size line */
+      {"3;abcdefghijklmnop\r\nabc\r\n0\r\n\r\n", 1},                /* 20 bytes */
       {"3;abcdefghijklmnopq\r\nabc\r\n0\r\n\r\n", XFER__ETOOLARGE}, /* 21 */
   };
   size_t r, i, len;
@@ -387,8 +390,9 @@ Test(http_body, m67_many_small_chunks, .timeout = 120) {
 
 Test(http_body, chunk_error_sentences_say_chunk) {
   /* tests/net/test_malformed.c looks for "chunk" in the error buffer. */
-  static const char *const rows[] = {"ILLEGAL\r\n", "1x\r\n", "12345678123456789\r\n",
-                                     "ffffffffffffffff\r\n", "5\r\nhelloXX", "6\nhello"};
+  static const char *const rows[] = {"ILLEGAL\r\n",           "1x\r\n",
+                                     "12345678123456789\r\n", "ffffffffffffffff\r\n",
+                                     "5\r\nhelloXX",          "6\nhello"};
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     struct xfer__http_body b;
     const char *msg = NULL;

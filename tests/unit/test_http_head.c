@@ -13,7 +13,7 @@
 #include "runtime/http.h"
 #include "runtime/error.h"
 
-#define D10 "0123456789"
+#define D10  "0123456789"
 #define D100 D10 D10 D10 D10 D10 D10 D10 D10 D10 D10
 
 /* Expected fields of a successful parse. */
@@ -37,17 +37,26 @@ struct head_case {
   struct head_expect e;
 };
 
-#define OK(n, s, ...) {n, s, sizeof(s) - 1, 0, 0, {__VA_ARGS__}}
-#define OKX(n, s, x, ...) {n, s, sizeof(s) - 1, 0, x, {__VA_ARGS__}}
-#define ERR(n, s, code) {n, s, sizeof(s) - 1, code, 0, {0}}
+#define OK(n, s, ...)                          \
+  {                                            \
+    n, s, sizeof(s) - 1, 0, 0, { __VA_ARGS__ } \
+  }
+#define OKX(n, s, x, ...)                      \
+  {                                            \
+    n, s, sizeof(s) - 1, 0, x, { __VA_ARGS__ } \
+  }
+#define ERR(n, s, code)                 \
+  {                                     \
+    n, s, sizeof(s) - 1, code, 0, { 0 } \
+  }
 
-#define B_NONE XFER__HTTP_BODY_NONE
-#define B_LEN XFER__HTTP_BODY_LENGTH
+#define B_NONE  XFER__HTTP_BODY_NONE
+#define B_LEN   XFER__HTTP_BODY_LENGTH
 #define B_CHUNK XFER__HTTP_BODY_CHUNKED
 #define B_CLOSE XFER__HTTP_BODY_CLOSE
 
-#define E8 XFERE_WEIRD_SERVER_REPLY
-#define E1 XFERE_UNSUPPORTED_PROTOCOL
+#define E8  XFERE_WEIRD_SERVER_REPLY
+#define E1  XFERE_UNSUPPORTED_PROTOCOL
 #define E61 XFERE_BAD_CONTENT_ENCODING
 
 static const struct head_case cases[] = {
@@ -76,8 +85,8 @@ static const struct head_case cases[] = {
     ERR("M10 status 099", "HTTP/1.1 099 OK\r\n\r\n", E1),
     OK("M11 no reason", "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 200, 1, 0, 0, 0, 1, B_NONE,
        NULL),
-    OK("M11 empty reason", "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", 200, 1, 0, 0, 0, 1,
-       B_NONE, NULL),
+    OK("M11 empty reason", "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", 200, 1, 0, 0, 0, 1, B_NONE,
+       NULL),
     OK("reason with spaces and obs-text", "HTTP/1.1 404 Not \xc3\xa9 Found\r\n\r\n", 404, 1, -1, 0,
        0, 0, B_CLOSE, NULL),
     ERR("M12 two spaces before status", "HTTP/1.1  200 OK\r\n\r\n", E1),
@@ -111,25 +120,26 @@ static const struct head_case cases[] = {
     ERR("bare CR before final LF", "HTTP/1.1 200 OK\r\nX: a\r\r\n\r\n", E8),
     ERR("M22 obs-fold SP", "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\n\r\n", E8),
     ERR("M22 obs-fold HTAB", "HTTP/1.1 200 OK\r\nX-A: 1\r\n\t2\r\n\r\n", E8),
-    ERR("M23 folded Transfer-Encoding", "HTTP/1.1 200 OK\r\nA: b\r\nTransfer-Encoding:\r\n chunked\r\n\r\n",
+    ERR("M23 folded Transfer-Encoding",
+        "HTTP/1.1 200 OK\r\nA: b\r\nTransfer-Encoding:\r\n chunked\r\n\r\n", E8),
+    ERR("M23 folded Content-Length", "HTTP/1.1 200 OK\r\nA: b\r\nContent-Length:\r\n 5\r\n\r\n",
         E8),
-    ERR("M23 folded Content-Length", "HTTP/1.1 200 OK\r\nA: b\r\nContent-Length:\r\n 5\r\n\r\n", E8),
     ERR("M24 space before first header", "HTTP/1.1 200 OK\r\n Date: x\r\n\r\n", E8),
-    OK("M29 codec part: a complete head is found", "HTTP/1.1 200 OK\r\nA: b\r\n\r\n", 200, 1, -1,
-       0, 0, 1, B_CLOSE, NULL),
+    OK("M29 codec part: a complete head is found", "HTTP/1.1 200 OK\r\nA: b\r\n\r\n", 200, 1, -1, 0,
+       0, 1, B_CLOSE, NULL),
     OK("M30 same Location twice",
        "HTTP/1.1 301 Moved\r\nLocation: /a\r\nLocation:  /a \r\nContent-Length: 0\r\n\r\n", 301, 1,
        0, 0, 0, 3, B_NONE, "/a"),
     ERR("M30 two different Location", "HTTP/1.1 301 Moved\r\nLocation: /a\r\nLocation: /b\r\n\r\n",
         E8),
-    OK("Location trimmed", "HTTP/1.1 302 Found\r\nlocation: \t http://x/y?z \t\r\n\r\n", 302, 1,
-       -1, 0, 0, 1, B_CLOSE, "http://x/y?z"),
-    OK("empty Location ignored", "HTTP/1.1 302 Found\r\nLocation:   \r\n\r\n", 302, 1, -1, 0, 0,
-       1, B_CLOSE, NULL),
+    OK("Location trimmed", "HTTP/1.1 302 Found\r\nlocation: \t http://x/y?z \t\r\n\r\n", 302, 1, -1,
+       0, 0, 1, B_CLOSE, "http://x/y?z"),
+    OK("empty Location ignored", "HTTP/1.1 302 Found\r\nLocation:   \r\n\r\n", 302, 1, -1, 0, 0, 1,
+       B_CLOSE, NULL),
     OK("M31 obs-text in value", "HTTP/1.1 200 OK\r\nX: caf\xc3\xa9\r\nContent-Length: 0\r\n\r\n",
        200, 1, 0, 0, 0, 2, B_NONE, NULL),
-    OK("empty value and tab in value", "HTTP/1.1 200 OK\r\nX:\r\nY: a\tb\r\n\r\n", 200, 1, -1, 0,
-       0, 2, B_CLOSE, NULL),
+    OK("empty value and tab in value", "HTTP/1.1 200 OK\r\nX:\r\nY: a\tb\r\n\r\n", 200, 1, -1, 0, 0,
+       2, B_CLOSE, NULL),
     /* Content-Length */
     ERR("M32 negative", "HTTP/1.1 200 OK\r\nContent-Length: -6\r\n\r\n", E8),
     ERR("M33 trailing garbage", "HTTP/1.1 200 OK\r\nContent-Length: 6badness\r\n\r\n", E8),
@@ -141,8 +151,8 @@ static const struct head_case cases[] = {
     ERR("M34 CR before -6", "HTTP/1.1 200 OK\r\nContent-Length: \r-6\r\n\r\n", E8),
     ERR("M35 above 2^64", "HTTP/1.1 200 OK\r\nContent-Length: 36893488147419103232\r\n\r\n", E8),
     ERR("M35 2^63", "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n", E8),
-    OK("M35 2^63-1 is fine", "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n",
-       200, 1, INT64_MAX, 0, 0, 1, B_LEN, NULL),
+    OK("M35 2^63-1 is fine", "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n", 200,
+       1, INT64_MAX, 0, 0, 1, B_LEN, NULL),
     ERR("M36 plus sign", "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", E8),
     ERR("M36 hex", "HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n", E8),
     ERR("M36 underscore", "HTTP/1.1 200 OK\r\nContent-Length: 1_0\r\n\r\n", E8),
@@ -150,22 +160,22 @@ static const struct head_case cases[] = {
     ERR("M36 decimal point", "HTTP/1.1 200 OK\r\nContent-Length: 5.0\r\n\r\n", E8),
     ERR("M36 Arabic-Indic digit", "HTTP/1.1 200 OK\r\nContent-Length: \xd9\xa5\r\n\r\n", E8),
     ERR("trailing comma", "HTTP/1.1 200 OK\r\nContent-Length: 6,\r\n\r\n", E8),
-    OK("M37 twice", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Length: 6\r\n\r\n", 200, 1,
-       6, 0, 0, 2, B_LEN, NULL),
+    OK("M37 twice", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Length: 6\r\n\r\n", 200, 1, 6,
+       0, 0, 2, B_LEN, NULL),
     OK("M37 list", "HTTP/1.1 200 OK\r\nContent-Length: 6, 6\r\n\r\n", 200, 1, 6, 0, 0, 1, B_LEN,
        NULL),
-    OK("M37 list with leading zero", "HTTP/1.1 200 OK\r\nContent-Length: 6,06,6\r\n\r\n", 200, 1,
-       6, 0, 0, 1, B_LEN, NULL),
-    OK("M37 list with spaces", "HTTP/1.1 200 OK\r\nContent-Length: 6,    6\r\n\r\n", 200, 1, 6,
+    OK("M37 list with leading zero", "HTTP/1.1 200 OK\r\nContent-Length: 6,06,6\r\n\r\n", 200, 1, 6,
        0, 0, 1, B_LEN, NULL),
+    OK("M37 list with spaces", "HTTP/1.1 200 OK\r\nContent-Length: 6,    6\r\n\r\n", 200, 1, 6, 0,
+       0, 1, B_LEN, NULL),
     ERR("M38 44 then 6", "HTTP/1.1 200 OK\r\nContent-Length: 44\r\nContent-Length: 6\r\n\r\n", E8),
     ERR("M38 list 6, 7", "HTTP/1.1 200 OK\r\nContent-Length: 6, 7\r\n\r\n", E8),
-    OK("M39 trailing OWS", "HTTP/1.1 200 OK\r\nContent-Length: 6   \r\n\r\n", 200, 1, 6, 0, 0,
-       1, B_LEN, NULL),
+    OK("M39 trailing OWS", "HTTP/1.1 200 OK\r\nContent-Length: 6   \r\n\r\n", 200, 1, 6, 0, 0, 1,
+       B_LEN, NULL),
     OK("M39 leading OWS", "HTTP/1.1 200 OK\r\nContent-Length:  \t6\r\n\r\n", 200, 1, 6, 0, 0, 1,
        B_LEN, NULL),
-    OK("Content-Length name case", "HTTP/1.1 200 OK\r\ncontent-LENGTH: 7\r\n\r\n", 200, 1, 7, 0,
-       0, 1, B_LEN, NULL),
+    OK("Content-Length name case", "HTTP/1.1 200 OK\r\ncontent-LENGTH: 7\r\n\r\n", 200, 1, 7, 0, 0,
+       1, B_LEN, NULL),
     OK("Content-Length-X is not Content-Length", "HTTP/1.1 200 OK\r\nContent-Length-X: 7\r\n\r\n",
        200, 1, -1, 0, 0, 1, B_CLOSE, NULL),
     OK("Content-Length 0", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, 1, 0, 0, 0, 1,
@@ -173,8 +183,8 @@ static const struct head_case cases[] = {
     /* Transfer-Encoding */
     OK("chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200, 1, -1, 1, 0, 1,
        B_CHUNK, NULL),
-    OK("chunked upper case", "HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n", 200, 1, -1,
-       1, 0, 1, B_CHUNK, NULL),
+    OK("chunked upper case", "HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n", 200, 1, -1, 1,
+       0, 1, B_CHUNK, NULL),
     OK("identity, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n", 200,
        1, -1, 1, 0, 1, B_CHUNK, NULL),
     OK("identity only reads to close", "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n",
@@ -186,11 +196,12 @@ static const struct head_case cases[] = {
         "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n", E8),
     ERR("M45 TE then CL",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 100\r\n\r\n", E8),
-    ERR("CL with TE identity", "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 1\r\n\r\n",
-        E8),
+    ERR("CL with TE identity",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 1\r\n\r\n", E8),
     ERR("M46 chunked, gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", E61),
     ERR("M46 chunked then identity line",
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n", E61),
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n",
+        E61),
     ERR("M46 chunked, identity", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
         E61),
     ERR("M47 gzip, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", E61),
@@ -203,16 +214,18 @@ static const struct head_case cases[] = {
     ERR("M49 chunked;q=1", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked;q=1\r\n\r\n", E61),
     ERR("M50 HTTP/1.0 with TE", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", E8),
     /* 1xx and body-less statuses */
-    OKX("M69 100 Continue", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", 19, 100, 1,
-        -1, 0, 0, 0, B_NONE, NULL),
+    OKX("M69 100 Continue", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", 19, 100, 1, -1,
+        0, 0, 0, B_NONE, NULL),
     OK("M70 102", "HTTP/1.1 102 Processing\r\n\r\n", 102, 1, -1, 0, 0, 0, B_NONE, NULL),
-    OK("M70 103 with Link", "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nLink: </b.js>\r\n\r\n",
-       103, 1, -1, 0, 0, 2, B_NONE, NULL),
+    OK("M70 103 with Link",
+       "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nLink: </b.js>\r\n\r\n", 103, 1,
+       -1, 0, 0, 2, B_NONE, NULL),
     OK("M70 104", "HTTP/1.1 104 x\r\n\r\n", 104, 1, -1, 0, 0, 0, B_NONE, NULL),
     ERR("M72 101 Switching Protocols",
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", E8),
-    OKX("M73 204 with Content-Length", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", 5,
-        204, 1, 5, 0, 0, 1, B_NONE, NULL),
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        E8),
+    OKX("M73 204 with Content-Length", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello",
+        5, 204, 1, 5, 0, 0, 1, B_NONE, NULL),
     OK("M73 204 with chunked", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", 204,
        1, -1, 1, 0, 1, B_NONE, NULL),
     OK("M74 304 with Content-Length", "HTTP/1.1 304 Not Modified\r\nContent-Length: 677777\r\n\r\n",
@@ -332,8 +345,8 @@ Test(http_head, matrix_rows_in_every_delivery_mode) {
     const char *msg = NULL;
     int rc = run_modes(c->name, c->in, c->len, NULL, &h, &msg, 1);
     if (c->err) {
-      cr_expect(rc < 0 && xfer__code_of(rc, XFERE_OK) == (xfer_code)c->err, "%s: rc %d, want code %d",
-                c->name, rc, c->err);
+      cr_expect(rc < 0 && xfer__code_of(rc, XFERE_OK) == (xfer_code)c->err,
+                "%s: rc %d, want code %d", c->name, rc, c->err);
       continue;
     }
     /* run_modes parsed copies that are gone: parse the case itself so the
@@ -455,8 +468,7 @@ static int run_built(const char *name, size_t nlines, size_t line_len, int termi
 Test(http_head, m25_one_line_over_100_kib, .timeout = 120) {
   /* A line of exactly 100 KiB (its CRLF included) is accepted. */
   cr_expect_gt(run_built("100 KiB line", 1, 100 * 1024, 1, NULL, 0), 0);
-  cr_expect_eq(run_built("M25 100 KiB + 1 line", 1, 100 * 1024 + 1, 1, NULL, 0),
-               XFER__ETOOLARGE);
+  cr_expect_eq(run_built("M25 100 KiB + 1 line", 1, 100 * 1024 + 1, 1, NULL, 0), XFER__ETOOLARGE);
 }
 
 Test(http_head, m16_long_status_line_fails_before_more_is_buffered) {
@@ -483,8 +495,7 @@ Test(http_head, m26_header_count, .timeout = 120) {
   cr_expect_gt(run_built("5000 headers", 5000, 8, 1, NULL, 0), 0);
   cr_expect_eq(run_built("M26 5001 headers", 5001, 8, 1, NULL, 0), XFER__ETOOLARGE);
   /* Refused at the 5001st line even before the head ends. */
-  cr_expect_eq(run_built("M26 5001 headers, unterminated", 5001, 8, 0, NULL, 0),
-               XFER__ETOOLARGE);
+  cr_expect_eq(run_built("M26 5001 headers, unterminated", 5001, 8, 0, NULL, 0), XFER__ETOOLARGE);
 }
 
 Test(http_head, m27_head_size, .timeout = 120) {
@@ -495,8 +506,7 @@ Test(http_head, m27_head_size, .timeout = 120) {
   size_t len, o = 17 + 74 * 4096, last = 307200 - 17 - 74 * 4096 - 2;
   char *big;
   cr_expect_eq(run_built("under 300 KiB", 74, 4096, 1, NULL, 0), 17 + 74 * 4096 + 2);
-  cr_expect_eq(run_built("M27 300 KiB + 1 in 4 KiB lines", 75, 4096, 1, NULL, 0),
-               XFER__EHEADSIZE);
+  cr_expect_eq(run_built("M27 300 KiB + 1 in 4 KiB lines", 75, 4096, 1, NULL, 0), XFER__EHEADSIZE);
   cr_expect_eq(run_built("M27 unterminated", 80, 4096, 0, NULL, 0), XFER__EHEADSIZE);
   /* Exactly 300 KiB: the 75th line shortened to 4077 bytes. */
   big = build_head(75, 4096, 1, &len);
@@ -563,7 +573,7 @@ Test(http_head, error_sentences_name_the_problem) {
     if (strcmp(rows[i].word, "NUL") == 0)
       len = sizeof "HTTP/1.1 200 O\0K\r\n\r\n" - 1;
     cr_expect_lt(xfer__http_parse_head(&h, rows[i].in, len, NULL, NULL, &msg), 0, "row %zu", i);
-    cr_expect(msg && strstr(msg, rows[i].word), "row %zu: \"%s\" lacks \"%s\"", i,
-              msg ? msg : "", rows[i].word);
+    cr_expect(msg && strstr(msg, rows[i].word), "row %zu: \"%s\" lacks \"%s\"", i, msg ? msg : "",
+              rows[i].word);
   }
 }

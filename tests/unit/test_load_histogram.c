@@ -10,7 +10,7 @@
 
 #define US UINT64_C(1000)
 #define MS (UINT64_C(1000) * US)
-#define S (UINT64_C(1000) * MS)
+#define S  (UINT64_C(1000) * MS)
 
 /* The histogram is some 24 KiB, too much for a comfortable stack frame in a
  * test worker; one static instance serves each test (Criterion runs each
@@ -20,24 +20,21 @@ static struct load_histogram hist;
 /* A fixed-seed generator, so that a failure reproduces. */
 static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
 
-static uint64_t rng_next(void)
-{
+static uint64_t rng_next(void) {
   rng_state ^= rng_state << 13;
   rng_state ^= rng_state >> 7;
   rng_state ^= rng_state << 17;
   return rng_state;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
+static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
 }
 
 /* The exact nearest-rank percentile of sorted values, the percentile given
  * in tenths of a percent so that the rank is computed without rounding. */
-static uint64_t exact_percentile(const uint64_t *sorted, size_t n, unsigned permille)
-{
+static uint64_t exact_percentile(const uint64_t *sorted, size_t n, unsigned permille) {
   size_t rank = (size_t)(((uint64_t)permille * n + 999) / 1000);
   if (rank == 0)
     rank = 1;
@@ -46,17 +43,14 @@ static uint64_t exact_percentile(const uint64_t *sorted, size_t n, unsigned perm
 
 /* The histogram reports the midpoint of the bucket that holds the exact
  * value, so it may be off by half that bucket's width. */
-static void check_close(uint64_t got, uint64_t exact, const char *what)
-{
+static void check_close(uint64_t got, uint64_t exact, const char *what) {
   uint64_t tolerance = histogram_resolution_ns(exact) / 2;
   uint64_t diff = got > exact ? got - exact : exact - got;
   cr_assert_leq(diff, tolerance, "%s: got %llu ns, exact %llu ns, tolerance %llu ns", what,
-                (unsigned long long)got, (unsigned long long)exact,
-                (unsigned long long)tolerance);
+                (unsigned long long)got, (unsigned long long)exact, (unsigned long long)tolerance);
 }
 
-static void check_against_exact(uint64_t *values, size_t n)
-{
+static void check_against_exact(uint64_t *values, size_t n) {
   static const unsigned permilles[] = {1, 100, 250, 500, 750, 900, 950, 990, 999, 1000};
   histogram_init(&hist);
   for (size_t i = 0; i < n; i++)
@@ -73,16 +67,14 @@ static void check_against_exact(uint64_t *values, size_t n)
   cr_assert_eq(hist.max_ns, values[n - 1]);
 }
 
-Test(load_histogram, empty_reports_zero)
-{
+Test(load_histogram, empty_reports_zero) {
   histogram_init(&hist);
   cr_assert_eq(histogram_percentile(&hist, 50.0), 0);
   cr_assert_eq(histogram_percentile(&hist, 100.0), 0);
   cr_assert_eq(histogram_mean_ns(&hist), 0.0);
 }
 
-Test(load_histogram, one_value_is_every_percentile)
-{
+Test(load_histogram, one_value_is_every_percentile) {
   histogram_init(&hist);
   histogram_record(&hist, 12345 * US + 678);
   /* Clamping to the observed range makes a single sample exact. */
@@ -91,14 +83,12 @@ Test(load_histogram, one_value_is_every_percentile)
   cr_assert_eq(histogram_percentile(&hist, 100.0), 12345 * US + 678);
 }
 
-Test(load_histogram, microsecond_resolution_below_one_millisecond)
-{
+Test(load_histogram, microsecond_resolution_below_one_millisecond) {
   for (uint64_t us = 0; us < 1024; us++)
     cr_assert_eq(histogram_resolution_ns(us * US), US, "at %llu us", (unsigned long long)us);
 }
 
-Test(load_histogram, relative_error_stays_under_one_percent_up_to_sixty_seconds)
-{
+Test(load_histogram, relative_error_stays_under_one_percent_up_to_sixty_seconds) {
   for (uint64_t ns = 1 * MS; ns <= 60 * S; ns += ns / 97 + 1) {
     uint64_t width = histogram_resolution_ns(ns);
     cr_assert_leq(width * 128, ns + 128 * US, "bucket %llu ns wide at %llu ns",
@@ -107,16 +97,15 @@ Test(load_histogram, relative_error_stays_under_one_percent_up_to_sixty_seconds)
   }
 }
 
-Test(load_histogram, buckets_tile_the_range_in_order)
-{
+Test(load_histogram, buckets_tile_the_range_in_order) {
   /* Walking the microseconds up to the top of the range, the bucket index
    * never goes back and never skips one. */
   unsigned prev = bucket_of(0);
   cr_assert_eq(prev, 0);
   for (uint64_t us = 1; us < (UINT64_C(1) << LOAD_HIST_TOP_BITS); us++) {
     unsigned b = bucket_of(us);
-    cr_assert(b == prev || b == prev + 1, "at %llu us: bucket %u after %u",
-              (unsigned long long)us, b, prev);
+    cr_assert(b == prev || b == prev + 1, "at %llu us: bucket %u after %u", (unsigned long long)us,
+              b, prev);
     if (b != prev) {
       uint64_t lo, width;
       bucket_range(b, &lo, &width);
@@ -127,8 +116,7 @@ Test(load_histogram, buckets_tile_the_range_in_order)
   cr_assert_eq(prev, LOAD_HIST_BUCKETS - 1);
 }
 
-Test(load_histogram, uniform_microseconds_match_exact_percentiles)
-{
+Test(load_histogram, uniform_microseconds_match_exact_percentiles) {
   static uint64_t values[1000];
   for (size_t i = 0; i < 1000; i++)
     values[i] = (i + 1) * US;
@@ -139,8 +127,7 @@ Test(load_histogram, uniform_microseconds_match_exact_percentiles)
   cr_assert_lt(histogram_percentile(&hist, 99.9), 1000 * US);
 }
 
-Test(load_histogram, rank_rounds_up)
-{
+Test(load_histogram, rank_rounds_up) {
   histogram_init(&hist);
   histogram_record(&hist, 10 * US);
   histogram_record(&hist, 500 * US);
@@ -149,8 +136,7 @@ Test(load_histogram, rank_rounds_up)
   check_close(histogram_percentile(&hist, 50.1), 500 * US, "p50.1 of two");
 }
 
-Test(load_histogram, rank_survives_floating_point_rounding)
-{
+Test(load_histogram, rank_survives_floating_point_rounding) {
   /* 99.9 has no exact binary form: 99.9 * 41000 / 100 comes out a hair
    * above 40959, and a plain ceiling would take the 40960th sample. The
    * 40959 fast samples and the 41 slow ones put the two ranks apart. */
@@ -162,8 +148,7 @@ Test(load_histogram, rank_survives_floating_point_rounding)
   check_close(histogram_percentile(&hist, 99.9), 10 * US, "p99.9 of 41000");
 }
 
-Test(load_histogram, log_spread_values_match_exact_percentiles)
-{
+Test(load_histogram, log_spread_values_match_exact_percentiles) {
   /* Latencies spread over every power of two from 1 us to 60 s, as a run
    * with a few stalls would show them: a random octave, then a random value
    * in it, with nanoseconds (integer arithmetic keeps libm out of the test). */
@@ -178,8 +163,7 @@ Test(load_histogram, log_spread_values_match_exact_percentiles)
   check_against_exact(values, N);
 }
 
-Test(load_histogram, skewed_values_match_exact_percentiles)
-{
+Test(load_histogram, skewed_values_match_exact_percentiles) {
   /* Mostly tens of microseconds with a thin tail of milliseconds: the shape
    * of a loopback run, where p99.9 sits far from p50. */
   enum { N = 100000 };
@@ -191,8 +175,7 @@ Test(load_histogram, skewed_values_match_exact_percentiles)
   check_against_exact(values, N);
 }
 
-Test(load_histogram, values_past_the_top_are_counted_and_max_is_exact)
-{
+Test(load_histogram, values_past_the_top_are_counted_and_max_is_exact) {
   histogram_init(&hist);
   histogram_record(&hist, 5 * US);
   histogram_record(&hist, 100 * S);
@@ -204,8 +187,7 @@ Test(load_histogram, values_past_the_top_are_counted_and_max_is_exact)
   check_close(histogram_percentile(&hist, 33.0), 5 * US, "p33");
 }
 
-Test(load_histogram, mean_is_exact)
-{
+Test(load_histogram, mean_is_exact) {
   histogram_init(&hist);
   histogram_record(&hist, 1 * US);
   histogram_record(&hist, 2 * US);
@@ -213,8 +195,7 @@ Test(load_histogram, mean_is_exact)
   cr_assert_float_eq(histogram_mean_ns(&hist), 3000.0, 1e-9);
 }
 
-Test(load_histogram, memory_is_fixed_and_small)
-{
+Test(load_histogram, memory_is_fixed_and_small) {
   /* The whole point: one fixed block, whatever the number of requests. */
   cr_assert_leq(sizeof(struct load_histogram), 32 * 1024);
 }

@@ -63,15 +63,15 @@ static unsigned char pattern(size_t i) { return (unsigned char)(i * 7u + (i >> 1
 
 struct got {
   struct xfer__backend *be;
-  uint64_t token;      /* the live op; anything else is counted as foreign */
-  int hold;            /* keep CF_BUF buffers instead of releasing them */
+  uint64_t token; /* the live op; anything else is counted as foreign */
+  int hold;       /* keep CF_BUF buffers instead of releasing them */
   void *held[XFER__URING_NBUFS];
   int nheld;
   unsigned char *data; /* the live op's bytes, in delivery order */
   size_t len, cap;
   int calls, foreign, enobufs, ended, bufs;
   int32_t last_res;
-  int close_fd;        /* >= 0: close it from the first callback */
+  int close_fd; /* >= 0: close it from the first callback */
   int calls_after_close;
   int closed;
 };
@@ -329,10 +329,10 @@ Test(uring, stale_completions_after_close, .timeout = 30) {
  * process, so the filter stays in this one. */
 static void deny_io_uring_setup(void) {
   struct sock_filter f[] = {
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
 

@@ -23,8 +23,10 @@ struct parse_case {
   const char *full;
 };
 
-#define BAD(u) {u, XFERE_URL_MALFORMAT, NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
-#define UNSUP(u) {u, XFERE_UNSUPPORTED_PROTOCOL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+#define BAD(u) \
+  { u, XFERE_URL_MALFORMAT, NULL, NULL, 0, 0, 0, NULL, NULL, NULL }
+#define UNSUP(u) \
+  { u, XFERE_UNSUPPORTED_PROTOCOL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL }
 
 static const struct parse_case parse_cases[] = {
     {"http://example.com", 0, "http", "example.com", 80, 0, 0, "/", "example.com",
@@ -114,8 +116,8 @@ Test(url, parse) {
     const char *msg = NULL;
     int rc = xfer__url_parse(&u, c->url, &msg);
     if (c->err) {
-      cr_expect(rc < 0 && xfer__code_of(rc, XFERE_OK) == (xfer_code)c->err, "%s: rc %d, want code %d",
-                c->url, rc, c->err);
+      cr_expect(rc < 0 && xfer__code_of(rc, XFERE_OK) == (xfer_code)c->err,
+                "%s: rc %d, want code %d", c->url, rc, c->err);
       cr_expect(msg && msg[0], "%s: no error sentence", c->url);
       cr_expect_null(u.buf, "%s: nothing to free after an error", c->url);
       continue;

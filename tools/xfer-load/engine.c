@@ -18,7 +18,7 @@
 
 #include <xfer/xfer.h>
 
-#define NS_PER_S UINT64_C(1000000000)
+#define NS_PER_S  UINT64_C(1000000000)
 #define NS_PER_MS UINT64_C(1000000)
 
 /* The longest single wait: the loop normally wakes on I/O, the deadline or
@@ -30,8 +30,8 @@
  * when its request started. */
 struct load_slot {
   xfer_easy *easy[LOAD_MAX_URLS];
-  int next;            /* the handle of the next request */
-  xfer_easy *current;  /* the handle in flight */
+  int next;           /* the handle of the next request */
+  xfer_easy *current; /* the handle in flight */
   struct load_result *result;
   uint64_t started_ns;
 };
@@ -45,22 +45,17 @@ static struct xfer_slist *header_list;
  * may be written from a signal handler. */
 static atomic_int interrupted;
 
-static uint64_t now_ns(void)
-{
+static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-static double tv_seconds(struct timeval tv)
-{
-  return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
+static double tv_seconds(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
 
 /* Counts the body and throws it away: a load generator only needs to know
  * that it arrived. */
-static size_t discard_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
+static size_t discard_body(char *data, size_t size, size_t nmemb, void *userdata) {
   (void)data;
   struct load_slot *slot = userdata;
   slot->result->body_bytes += (uint64_t)size * nmemb;
@@ -68,8 +63,7 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *userdata
 }
 
 static int setup_easy(xfer_easy *e, struct load_slot *slot, const struct load_options *o,
-                      const char *url)
-{
+                      const char *url) {
   int head = o->method && strcmp(o->method, "HEAD") == 0;
   struct {
     const char *name;
@@ -105,17 +99,15 @@ static int setup_easy(xfer_easy *e, struct load_slot *slot, const struct load_op
   };
   for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
     if (set[i].rc != XFERE_OK) {
-      fprintf(stderr, "xfer-load: cannot set %s: %s\n", set[i].name,
-              xfer_easy_strerror(set[i].rc));
+      fprintf(stderr, "xfer-load: cannot set %s: %s\n", set[i].name, xfer_easy_strerror(set[i].rc));
       return -1;
     }
   }
   return 0;
 }
 
-static int setup_slot(struct load_slot *slot, const struct load_options *o,
-                      const char *const *urls, int nurls, struct load_result *r)
-{
+static int setup_slot(struct load_slot *slot, const struct load_options *o, const char *const *urls,
+                      int nurls, struct load_result *r) {
   slot->result = r;
   for (int u = 0; u < nurls; u++) {
     slot->easy[u] = xfer_easy_init();
@@ -130,16 +122,14 @@ static int setup_slot(struct load_slot *slot, const struct load_options *o,
 }
 
 /* Adds the slot's next request: the next URL in turn. */
-static xfer_mcode start(xfer_multi *m, struct load_slot *slot, int nurls, uint64_t now)
-{
+static xfer_mcode start(xfer_multi *m, struct load_slot *slot, int nurls, uint64_t now) {
   slot->current = slot->easy[slot->next];
   slot->next = slot->next + 1 == nurls ? 0 : slot->next + 1;
   slot->started_ns = now;
   return xfer_multi_add_handle(m, slot->current);
 }
 
-static int setup_multi(xfer_multi *m, const struct load_options *o, long slots)
-{
+static int setup_multi(xfer_multi *m, const struct load_options *o, long slots) {
   if (o->backend != XFER_BACKEND_AUTO &&
       xfer_multi_setopt(m, XFERMOPT_BACKEND, o->backend) != XFERM_OK) {
     fprintf(stderr, "xfer-load: backend %s is not available in this build or kernel\n",
@@ -171,21 +161,18 @@ static int setup_multi(xfer_multi *m, const struct load_options *o, long slots)
 
 /* Books one finished transfer. */
 static void account(struct load_result *r, struct load_slot *slot, xfer_code rc, uint64_t t,
-                    int *header_info)
-{
+                    int *header_info) {
   long n = 0;
   xfer_easy *e = slot->current;
   if (xfer_easy_getinfo(e, XFERINFO_NUM_CONNECTS, &n) == XFERE_OK && n > 0)
     r->connections += (uint64_t)n;
   struct xfer_tlssessioninfo *ti = NULL;
-  if (xfer_easy_getinfo(e, XFERINFO_TLS_SSL_PTR, &ti) == XFERE_OK && ti &&
-      ti->backend) {
+  if (xfer_easy_getinfo(e, XFERINFO_TLS_SSL_PTR, &ti) == XFERE_OK && ti && ti->backend) {
     r->tls_backend = ti->backend;
     long resumed = 0;
     if (n > 0) {
       r->handshakes += (uint64_t)n;
-      if (xfer_easy_getinfo(e, XFERINFO_TLS_SESSION_RESUMED, &resumed) == XFERE_OK &&
-          resumed)
+      if (xfer_easy_getinfo(e, XFERINFO_TLS_SESSION_RESUMED, &resumed) == XFERE_OK && resumed)
         r->resumed++;
     }
   }
@@ -227,11 +214,11 @@ struct worker {
   struct load_slot **free_slots; /* --rate: slots waiting for their next send time */
   long nslots;
   int nurls;
-  uint64_t budget;   /* requests to issue; 0 for a timed run */
-  double rate;       /* requests per second for this thread; 0 for as fast as possible */
-  uint64_t start_ns; /* shared by every thread */
-  uint64_t deadline; /* UINT64_MAX for a counted run */
-  int cpu;           /* the CPU to pin to, or -1 */
+  uint64_t budget;        /* requests to issue; 0 for a timed run */
+  double rate;            /* requests per second for this thread; 0 for as fast as possible */
+  uint64_t start_ns;      /* shared by every thread */
+  uint64_t deadline;      /* UINT64_MAX for a counted run */
+  int cpu;                /* the CPU to pin to, or -1 */
   struct load_live *live; /* what the progress thread reads */
   struct load_result r;
 };
@@ -241,8 +228,7 @@ struct worker {
 static struct worker *signal_workers;
 static long signal_nworkers;
 
-static void on_sigint(int sig)
-{
+static void on_sigint(int sig) {
   (void)sig;
   interrupted = 1;
   for (long i = 0; i < signal_nworkers; i++)
@@ -259,8 +245,7 @@ static void on_sigint(int sig)
  * scheduled time, not from when a slot was free to send it: a server that
  * stalls then shows its stall in the latencies of every request that should
  * have been sent meanwhile (coordinated omission, as wrk2 corrects it). */
-static void drive(struct worker *w)
-{
+static void drive(struct worker *w) {
   struct load_result *r = &w->r;
   xfer_multi *m = w->m;
   int header_info = 1;
@@ -375,8 +360,7 @@ done:
   r->issued = issued;
 }
 
-static void *worker_main(void *arg)
-{
+static void *worker_main(void *arg) {
   struct worker *w = arg;
   if (w->cpu >= 0) {
     cpu_set_t set;
@@ -390,8 +374,7 @@ static void *worker_main(void *arg)
 }
 
 /* Sets up one thread's multi and handles; 0, or -1 after saying why. */
-static int worker_setup(struct worker *w, const char *const *urls, int nurls)
-{
+static int worker_setup(struct worker *w, const char *const *urls, int nurls) {
   struct load_result *r = &w->r;
   histogram_init(&r->latency);
   w->m = xfer_multi_init();
@@ -415,8 +398,7 @@ static int worker_setup(struct worker *w, const char *const *urls, int nurls)
   return 0;
 }
 
-static void worker_free(struct worker *w)
-{
+static void worker_free(struct worker *w) {
   /* Cleaning an easy handle removes it from the multi first, which also
    * drops the transfers still in flight when the time ran out. */
   for (long i = 0; w->slots && i < w->nslots; i++)
@@ -429,8 +411,7 @@ static void worker_free(struct worker *w)
 }
 
 /* Adds one thread's result into the run's. */
-static void result_add(struct load_result *r, const struct load_result *x)
-{
+static void result_add(struct load_result *r, const struct load_result *x) {
   r->requests += x->requests;
   r->issued += x->issued;
   r->errors += x->errors;
@@ -457,14 +438,12 @@ static void result_add(struct load_result *r, const struct load_result *x)
 }
 
 /* n split over k parts as evenly as whole numbers allow: part i's share. */
-static uint64_t share(uint64_t n, long k, long i)
-{
+static uint64_t share(uint64_t n, long k, long i) {
   return n / (uint64_t)k + ((uint64_t)i < n % (uint64_t)k ? 1 : 0);
 }
 
 int engine_run(const struct load_options *o, const char *const *urls, int nurls,
-               struct load_result *r)
-{
+               struct load_result *r) {
   memset(r, 0, sizeof *r);
   histogram_init(&r->latency);
   long nslots = o->connections;

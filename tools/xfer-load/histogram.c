@@ -6,8 +6,7 @@
 #define NS_PER_US UINT64_C(1000)
 
 /* The bucket index of a value in microseconds. */
-static unsigned bucket_of(uint64_t us)
-{
+static unsigned bucket_of(uint64_t us) {
   if (us < LOAD_HIST_LINEAR_US)
     return (unsigned)us;
   unsigned top = 63u - (unsigned)__builtin_clzll(us);
@@ -16,12 +15,12 @@ static unsigned bucket_of(uint64_t us)
   /* Within the power-of-two range [2^top, 2^(top+1)) the next SUB_BITS bits
    * below the leading one choose the sub-bucket. */
   unsigned sub = (unsigned)((us >> (top - LOAD_HIST_SUB_BITS)) & (LOAD_HIST_SUB - 1));
-  return (unsigned)LOAD_HIST_LINEAR_US + (top - LOAD_HIST_LINEAR_BITS) * (unsigned)LOAD_HIST_SUB + sub;
+  return (unsigned)LOAD_HIST_LINEAR_US + (top - LOAD_HIST_LINEAR_BITS) * (unsigned)LOAD_HIST_SUB +
+         sub;
 }
 
 /* The first microsecond value of bucket b, and its width in microseconds. */
-static void bucket_range(unsigned b, uint64_t *lo_us, uint64_t *width_us)
-{
+static void bucket_range(unsigned b, uint64_t *lo_us, uint64_t *width_us) {
   if (b < LOAD_HIST_LINEAR_US) {
     *lo_us = b;
     *width_us = 1;
@@ -34,14 +33,12 @@ static void bucket_range(unsigned b, uint64_t *lo_us, uint64_t *width_us)
   *lo_us = (UINT64_C(1) << top) + sub * *width_us;
 }
 
-void histogram_init(struct load_histogram *h)
-{
+void histogram_init(struct load_histogram *h) {
   memset(h, 0, sizeof *h);
   h->min_ns = UINT64_MAX;
 }
 
-void histogram_record(struct load_histogram *h, uint64_t ns)
-{
+void histogram_record(struct load_histogram *h, uint64_t ns) {
   h->buckets[bucket_of(ns / NS_PER_US)]++;
   h->count++;
   h->sum_ns += ns;
@@ -51,8 +48,7 @@ void histogram_record(struct load_histogram *h, uint64_t ns)
     h->max_ns = ns;
 }
 
-uint64_t histogram_percentile(const struct load_histogram *h, double p)
-{
+uint64_t histogram_percentile(const struct load_histogram *h, double p) {
   if (h->count == 0)
     return 0;
   if (p >= 100.0)
@@ -85,20 +81,17 @@ uint64_t histogram_percentile(const struct load_histogram *h, double p)
   return h->max_ns;
 }
 
-double histogram_mean_ns(const struct load_histogram *h)
-{
+double histogram_mean_ns(const struct load_histogram *h) {
   return h->count ? (double)h->sum_ns / (double)h->count : 0.0;
 }
 
-uint64_t histogram_resolution_ns(uint64_t ns)
-{
+uint64_t histogram_resolution_ns(uint64_t ns) {
   uint64_t lo_us, width_us;
   bucket_range(bucket_of(ns / NS_PER_US), &lo_us, &width_us);
   return width_us * NS_PER_US;
 }
 
-void histogram_add(struct load_histogram *dst, const struct load_histogram *src)
-{
+void histogram_add(struct load_histogram *dst, const struct load_histogram *src) {
   if (src->count == 0)
     return;
   if (dst->count == 0 || src->min_ns < dst->min_ns)

@@ -15,12 +15,12 @@
 /* 1 us resolution up to 1.024 ms: loopback latencies of a few microseconds
  * must stay distinguishable, and 1024 is the power of two nearest to 1 ms. */
 #define LOAD_HIST_LINEAR_BITS 10
-#define LOAD_HIST_LINEAR_US (UINT64_C(1) << LOAD_HIST_LINEAR_BITS)
+#define LOAD_HIST_LINEAR_US   (UINT64_C(1) << LOAD_HIST_LINEAR_BITS)
 
 /* 128 sub-buckets per power of two bound the relative error by 1/128, just
  * under the 1% that latency percentiles are usually quoted to. */
 #define LOAD_HIST_SUB_BITS 7
-#define LOAD_HIST_SUB (UINT64_C(1) << LOAD_HIST_SUB_BITS)
+#define LOAD_HIST_SUB      (UINT64_C(1) << LOAD_HIST_SUB_BITS)
 
 /* 2^26 us is 67.1 s, above the 60 s that the tool promises to resolve;
  * anything slower lands in the last bucket (the exact maximum is kept apart). */

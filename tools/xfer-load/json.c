@@ -12,8 +12,7 @@
 
 #define FORMAT_VERSION 1
 
-static void put_counts(FILE *f, const char *name, const uint64_t *v, unsigned n)
-{
+static void put_counts(FILE *f, const char *name, const uint64_t *v, unsigned n) {
   fprintf(f, "  \"%s\": {", name);
   const char *sep = "";
   for (unsigned i = 0; i < n; i++) {
@@ -26,8 +25,7 @@ static void put_counts(FILE *f, const char *name, const uint64_t *v, unsigned n)
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
-static void put_string(FILE *f, const char *s)
-{
+static void put_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -41,8 +39,7 @@ static void put_string(FILE *f, const char *s)
   fputc('"', f);
 }
 
-int json_write(const char *path, const char *const *urls, int nurls, const struct load_result *r)
-{
+int json_write(const char *path, const char *const *urls, int nurls, const struct load_result *r) {
   FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
   if (!f) {
     fprintf(stderr, "xfer-load: --json %s: %s\n", path, strerror(errno));
@@ -114,22 +111,19 @@ struct reader {
   int failed;
 };
 
-static void ws(struct reader *rd)
-{
+static void ws(struct reader *rd) {
   while (rd->p < rd->end && strchr(" \t\r\n", *rd->p))
     rd->p++;
 }
 
-static int fail(struct reader *rd, const char *what)
-{
+static int fail(struct reader *rd, const char *what) {
   if (!rd->failed)
     fprintf(stderr, "xfer-load merge: %s: %s\n", rd->path, what);
   rd->failed = 1;
   return -1;
 }
 
-static int expect(struct reader *rd, char c)
-{
+static int expect(struct reader *rd, char c) {
   ws(rd);
   if (rd->p >= rd->end || *rd->p != c) {
     char msg[32];
@@ -142,8 +136,7 @@ static int expect(struct reader *rd, char c)
 
 /* After a container's element: 1 when a ',' announces another, 0 when
  * `close` ends the container, -1 (said why) for anything else. */
-static int next(struct reader *rd, char close)
-{
+static int next(struct reader *rd, char close) {
   ws(rd);
   if (rd->p < rd->end && *rd->p == ',') {
     rd->p++;
@@ -153,8 +146,7 @@ static int next(struct reader *rd, char close)
 }
 
 /* At a container's start: 1 (and `close` consumed) when it is empty. */
-static int empty(struct reader *rd, char close)
-{
+static int empty(struct reader *rd, char close) {
   ws(rd);
   if (rd->p < rd->end && *rd->p == close) {
     rd->p++;
@@ -165,8 +157,7 @@ static int empty(struct reader *rd, char close)
 
 /* A string into buf (escapes other than \" and \\ are kept as they are:
  * the keys and values this reader uses have none). */
-static int string(struct reader *rd, char *buf, size_t cap)
-{
+static int string(struct reader *rd, char *buf, size_t cap) {
   if (expect(rd, '"') < 0)
     return -1;
   size_t n = 0;
@@ -184,8 +175,7 @@ static int string(struct reader *rd, char *buf, size_t cap)
   return 0;
 }
 
-static int number(struct reader *rd, double *v)
-{
+static int number(struct reader *rd, double *v) {
   ws(rd);
   char *e;
   errno = 0;
@@ -197,8 +187,7 @@ static int number(struct reader *rd, double *v)
 }
 
 /* Skips any value (for keys a later version may add). */
-static int skip(struct reader *rd, int depth)
-{
+static int skip(struct reader *rd, int depth) {
   ws(rd);
   if (rd->p >= rd->end || depth > 16)
     return fail(rd, "unexpected end or nesting");
@@ -229,8 +218,7 @@ static int skip(struct reader *rd, int depth)
 }
 
 /* {"code": count, ...} added into v[]. */
-static int counts(struct reader *rd, uint64_t *v, unsigned n)
-{
+static int counts(struct reader *rd, uint64_t *v, unsigned n) {
   if (expect(rd, '{') < 0)
     return -1;
   if (empty(rd, '}'))
@@ -249,8 +237,7 @@ static int counts(struct reader *rd, uint64_t *v, unsigned n)
   return more;
 }
 
-static int buckets(struct reader *rd, struct load_histogram *h)
-{
+static int buckets(struct reader *rd, struct load_histogram *h) {
   if (expect(rd, '[') < 0)
     return -1;
   if (empty(rd, ']'))
@@ -268,8 +255,7 @@ static int buckets(struct reader *rd, struct load_histogram *h)
   return more;
 }
 
-static int latency(struct reader *rd, struct load_histogram *h)
-{
+static int latency(struct reader *rd, struct load_histogram *h) {
   if (expect(rd, '{') < 0)
     return -1;
   uint64_t count = 0, min_ns = 0, max_ns = 0, sum_ns = 0;
@@ -315,8 +301,7 @@ static int latency(struct reader *rd, struct load_histogram *h)
 }
 
 /* Adds one file's figures into r. */
-static int merge_text(struct reader *rd, struct load_result *r)
-{
+static int merge_text(struct reader *rd, struct load_result *r) {
   if (expect(rd, '{') < 0)
     return -1;
   int seen_format = 0;
@@ -415,8 +400,7 @@ static int merge_text(struct reader *rd, struct load_result *r)
   return 0;
 }
 
-int json_merge_file(const char *path, struct load_result *r)
-{
+int json_merge_file(const char *path, struct load_result *r) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "xfer-load merge: %s: %s\n", path, strerror(errno));

@@ -14,9 +14,9 @@
 
 /* Bounds on repeated arguments: a load test names a few URLs and headers;
  * more is a mistake the tool says rather than an allocation per flag. */
-#define LOAD_MAX_URLS 64
+#define LOAD_MAX_URLS    64
 #define LOAD_MAX_HEADERS 64
-#define LOAD_MAX_CPUS 1024
+#define LOAD_MAX_CPUS    1024
 
 struct load_options {
   long connections;
@@ -92,7 +92,7 @@ void server_stop(pid_t pid);
 
 /* xfer_code values are small (libcurl's stop below 100); any larger code is
  * counted in the last slot so that the table stays fixed. */
-#define LOAD_MAX_CODES 128
+#define LOAD_MAX_CODES  128
 /* HTTP status codes are three digits from 100 to 599 (RFC 9110 section 15). */
 #define LOAD_MAX_STATUS 600
 
@@ -174,8 +174,8 @@ struct progress {
 /* Starts reporting on stderr once a second unless o->quiet; live[0..nlive)
  * are the threads' counters, start_ns the run's start (CLOCK_MONOTONIC).
  * 0, or -1 when the thread could not start (the run goes on without it). */
-int progress_start(struct progress *p, const struct load_options *o,
-                   const struct load_live *live, long nlive, uint64_t start_ns);
+int progress_start(struct progress *p, const struct load_options *o, const struct load_live *live,
+                   long nlive, uint64_t start_ns);
 /* Stops the reports; on a terminal the progress line is cleared. */
 void progress_stop(struct progress *p);
 

@@ -19,8 +19,7 @@
 /* The descriptor limit must cover every connection; the soft limit is raised
  * as far as needed (and allowed), for the client and, by inheritance, for
  * the built-in server. */
-static int ensure_fd_limit(long connections)
-{
+static int ensure_fd_limit(long connections) {
   struct rlimit rl;
   rlim_t need = (rlim_t)connections + FD_SLACK;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
@@ -40,8 +39,7 @@ static int ensure_fd_limit(long connections)
   return 0;
 }
 
-static int serve_only(void)
-{
+static int serve_only(void) {
   uint16_t port;
   int lfd = server_listen(&port);
   if (lfd < 0)
@@ -56,15 +54,13 @@ static struct load_result result;
 
 /* Failed requests and non-2xx/3xx answers fail a run past --max-errors (0
  * by default), so that it can gate a pipeline. */
-static int exit_status(const struct load_result *r, uint64_t max_errors)
-{
+static int exit_status(const struct load_result *r, uint64_t max_errors) {
   return r->errors + r->bad_status > max_errors || r->aborted ? 1 : 0;
 }
 
 /* xfer-load merge FILE...: the combined report of runs written with --json,
  * for one load spread over several machines or processes. */
-static int merge(int argc, char **argv)
-{
+static int merge(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: xfer-load merge RESULT.json...\n");
     return 2;
@@ -77,8 +73,7 @@ static int merge(int argc, char **argv)
   return exit_status(&result, 0);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "merge") == 0)
     return merge(argc, argv);
   struct load_options o;

@@ -12,7 +12,7 @@
 #include <xfer/xfer.h>
 
 #define DEFAULT_CONNECTIONS 16
-#define DEFAULT_DURATION_S 5.0
+#define DEFAULT_DURATION_S  5.0
 
 /* Each connection is a descriptor in the client and another in the built-in
  * server; beyond this even a raised descriptor limit runs out, so a larger
@@ -23,8 +23,7 @@
  * with room to spare and is far beyond any sensible test. */
 #define MAX_DURATION_S 1e9
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
   fprintf(f,
           "Usage: xfer-load [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] "
           "[--backend poll|epoll|io_uring] [URL...]\n"
@@ -69,8 +68,7 @@ static void usage(FILE *f)
           DEFAULT_CONNECTIONS, DEFAULT_DURATION_S);
 }
 
-static int bad(const char *fmt, const char *flag, const char *value)
-{
+static int bad(const char *fmt, const char *flag, const char *value) {
   fputs("xfer-load: ", stderr);
   fprintf(stderr, fmt, flag, value);
   fputs("\nTry 'xfer-load --help'.\n", stderr);
@@ -79,8 +77,7 @@ static int bad(const char *fmt, const char *flag, const char *value)
 
 /* A whole number in [min, max], digits only (strtoull would take "-1"). */
 static int parse_count(const char *s, unsigned long long min, unsigned long long max,
-                       unsigned long long *out)
-{
+                       unsigned long long *out) {
   if (s[0] < '0' || s[0] > '9')
     return -1;
   char *end;
@@ -94,8 +91,7 @@ static int parse_count(const char *s, unsigned long long min, unsigned long long
 
 /* A positive duration: a decimal number with an optional unit, seconds
  * when there is none, as wrk takes it. */
-static int parse_duration(const char *s, double *out)
-{
+static int parse_duration(const char *s, double *out) {
   if ((s[0] < '0' || s[0] > '9') && s[0] != '.')
     return -1;
   char *end;
@@ -119,8 +115,7 @@ static int parse_duration(const char *s, double *out)
   return 0;
 }
 
-static int parse_backend(const char *s, struct load_options *o)
-{
+static int parse_backend(const char *s, struct load_options *o) {
   static const struct {
     const char *name;
     long value;
@@ -142,8 +137,7 @@ static int parse_backend(const char *s, struct load_options *o)
 
 /* Whether s[0..n) is an RFC 9110 token: letters, digits and the token
  * symbols, nothing that could break a request or header line. */
-static int is_token(const char *s, size_t n)
-{
+static int is_token(const char *s, size_t n) {
   if (n == 0)
     return 0;
   for (size_t i = 0; i < n; i++)
@@ -153,21 +147,16 @@ static int is_token(const char *s, size_t n)
   return 1;
 }
 
-static int valid_method(const char *s)
-{
-  return is_token(s, strlen(s));
-}
+static int valid_method(const char *s) { return is_token(s, strlen(s)); }
 
 /* "Name: value" with a token name and no line break anywhere. */
-static int valid_header(const char *s)
-{
+static int valid_header(const char *s) {
   const char *colon = strchr(s, ':');
   return colon && !strpbrk(s, "\r\n") && is_token(s, (size_t)(colon - s));
 }
 
 /* Reads the whole of path into o->body. */
-static int read_body(struct load_options *o, const char *path)
-{
+static int read_body(struct load_options *o, const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "xfer-load: --body %s: %s\n", path, strerror(errno));
@@ -192,8 +181,7 @@ static int read_body(struct load_options *o, const char *path)
   return 0;
 }
 
-void options_free(struct load_options *o)
-{
+void options_free(struct load_options *o) {
   free(o->body);
   o->body = NULL;
 }
@@ -213,8 +201,7 @@ enum {
 };
 
 /* "0,2,4-7": CPU numbers and ranges, into o->cpus. */
-static int parse_cpus(const char *s, struct load_options *o)
-{
+static int parse_cpus(const char *s, struct load_options *o) {
   o->ncpus = 0;
   while (*s) {
     char *end;
@@ -244,8 +231,7 @@ static int parse_cpus(const char *s, struct load_options *o)
   return o->ncpus ? 0 : -1;
 }
 
-int options_parse(int argc, char **argv, struct load_options *o)
-{
+int options_parse(int argc, char **argv, struct load_options *o) {
   static const struct option longs[] = {
       {"connections", required_argument, NULL, 'c'},
       {"requests", required_argument, NULL, 'n'},
@@ -289,8 +275,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
     switch (opt) {
     case 'c':
       if (parse_count(optarg, 1, MAX_CONNECTIONS, &count) < 0)
-        return bad("%s needs a whole number from 1 to 100000, not '%s'", "--connections",
-                   optarg);
+        return bad("%s needs a whole number from 1 to 100000, not '%s'", "--connections", optarg);
       o->connections = (long)count;
       break;
     case 'n':
@@ -300,8 +285,8 @@ int options_parse(int argc, char **argv, struct load_options *o)
       break;
     case 'd':
       if (parse_duration(optarg, &o->duration_s) < 0)
-        return bad("%s needs a positive time such as 5, 2.5s, 500ms or 1m, not '%s'",
-                   "--duration", optarg);
+        return bad("%s needs a positive time such as 5, 2.5s, 500ms or 1m, not '%s'", "--duration",
+                   optarg);
       break;
     case OPT_BACKEND:
       if (parse_backend(optarg, o) < 0)
@@ -367,8 +352,7 @@ int options_parse(int argc, char **argv, struct load_options *o)
     case OPT_RATE:
       errno = 0;
       o->rate = strtod(optarg, &end);
-      if (errno || end == optarg || *end || !isfinite(o->rate) || o->rate <= 0.0 ||
-          o->rate > 1e9)
+      if (errno || end == optarg || *end || !isfinite(o->rate) || o->rate <= 0.0 || o->rate > 1e9)
         return bad("%s needs requests per second above 0, such as 1000, not '%s'", "--rate",
                    optarg);
       break;

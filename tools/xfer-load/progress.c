@@ -25,15 +25,13 @@
 /* A report line: every field at its widest stays well below this. */
 #define LINE_MAX_TEXT 192
 
-static uint64_t now_ns(void)
-{
+static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-static void sum(const struct progress *p, uint64_t *done, uint64_t *failed)
-{
+static void sum(const struct progress *p, uint64_t *done, uint64_t *failed) {
   *done = 0;
   *failed = 0;
   for (long i = 0; i < p->nlive; i++) {
@@ -44,8 +42,7 @@ static void sum(const struct progress *p, uint64_t *done, uint64_t *failed)
 
 /* Written with one write(2) from a stack buffer: stdio could allocate, and
  * the tool's allocation count per request is measured from outside. */
-static void say(const struct progress *p, uint64_t t, uint64_t done, uint64_t failed, double rate)
-{
+static void say(const struct progress *p, uint64_t t, uint64_t done, uint64_t failed, double rate) {
   char line[LINE_MAX_TEXT];
   double elapsed = (double)(t - p->start_ns) / (double)NS_PER_S;
   char left[48] = "";
@@ -55,10 +52,9 @@ static void say(const struct progress *p, uint64_t t, uint64_t done, uint64_t fa
   } else if (p->requests > done) {
     snprintf(left, sizeof left, ", %" PRIu64 " requests left", p->requests - done);
   }
-  int n = snprintf(line, sizeof line, "%s[%6.1f s] %" PRIu64 " requests, %.0f req/s, %" PRIu64
-                   " errors%s%s",
-                   p->tty ? "\r" : "", elapsed, done, rate, failed, left,
-                   p->tty ? "\033[K" : "\n");
+  int n = snprintf(line, sizeof line,
+                   "%s[%6.1f s] %" PRIu64 " requests, %.0f req/s, %" PRIu64 " errors%s%s",
+                   p->tty ? "\r" : "", elapsed, done, rate, failed, left, p->tty ? "\033[K" : "\n");
   if (n < 0)
     return;
   size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
@@ -68,8 +64,7 @@ static void say(const struct progress *p, uint64_t t, uint64_t done, uint64_t fa
   (void)w;
 }
 
-static void *progress_main(void *arg)
-{
+static void *progress_main(void *arg) {
   struct progress *p = arg;
   uint64_t last_t = p->start_ns, last_done = 0;
   uint64_t next = p->start_ns + PROGRESS_INTERVAL_NS;
@@ -83,8 +78,8 @@ static void *progress_main(void *arg)
       continue;
     uint64_t t = now_ns(), done, failed;
     sum(p, &done, &failed);
-    double rate = t > last_t ? (double)(done - last_done) * (double)NS_PER_S / (double)(t - last_t)
-                             : 0.0;
+    double rate =
+        t > last_t ? (double)(done - last_done) * (double)NS_PER_S / (double)(t - last_t) : 0.0;
     say(p, t, done, failed, rate);
     last_t = t;
     last_done = done;
@@ -98,9 +93,8 @@ static void *progress_main(void *arg)
   return NULL;
 }
 
-int progress_start(struct progress *p, const struct load_options *o,
-                   const struct load_live *live, long nlive, uint64_t start_ns)
-{
+int progress_start(struct progress *p, const struct load_options *o, const struct load_live *live,
+                   long nlive, uint64_t start_ns) {
   memset(p, 0, sizeof *p);
   if (o->quiet)
     return 0;
@@ -129,8 +123,7 @@ int progress_start(struct progress *p, const struct load_options *o,
   return 0;
 }
 
-void progress_stop(struct progress *p)
-{
+void progress_stop(struct progress *p) {
   if (!p->running)
     return;
   pthread_mutex_lock(&p->lock);

@@ -14,8 +14,7 @@
 #define LATENCY_TEXT 32
 
 /* A latency in the unit that keeps three or four significant digits. */
-static const char *fmt_latency(char buf[LATENCY_TEXT], uint64_t ns)
-{
+static const char *fmt_latency(char buf[LATENCY_TEXT], uint64_t ns) {
   if (ns < UINT64_C(1000000))
     snprintf(buf, LATENCY_TEXT, "%.1fus", (double)ns / 1e3);
   else if (ns < UINT64_C(1000000000))
@@ -26,8 +25,7 @@ static const char *fmt_latency(char buf[LATENCY_TEXT], uint64_t ns)
 }
 
 /* The backend the library actually ran on, and how it was chosen. */
-static void print_backend(FILE *out, const struct load_options *o, const struct load_result *r)
-{
+static void print_backend(FILE *out, const struct load_options *o, const struct load_result *r) {
   const char *env = getenv("XFER_BACKEND");
   const char *used = r->backend[0] ? r->backend : o->backend_name;
   if (o->backend == XFER_BACKEND_AUTO && env && *env)
@@ -38,8 +36,7 @@ static void print_backend(FILE *out, const struct load_options *o, const struct 
     fprintf(out, "backend %s", used);
 }
 
-static void print_errors(FILE *out, const struct load_result *r)
-{
+static void print_errors(FILE *out, const struct load_result *r) {
   fprintf(out, "  errors        %llu", (unsigned long long)r->errors);
   if (r->errors) {
     const char *sep = " (by code: ";
@@ -55,8 +52,7 @@ static void print_errors(FILE *out, const struct load_result *r)
   fprintf(out, "  non-2xx/3xx: %llu\n", (unsigned long long)r->bad_status);
 }
 
-static void print_latency(FILE *out, const struct load_histogram *h)
-{
+static void print_latency(FILE *out, const struct load_histogram *h) {
   static const struct {
     const char *label;
     double p;
@@ -74,8 +70,7 @@ static void print_latency(FILE *out, const struct load_histogram *h)
 }
 
 /* Responses by status code, in code order. */
-static void print_status(FILE *out, const struct load_result *r)
-{
+static void print_status(FILE *out, const struct load_result *r) {
   const char *sep = "  status       ";
   for (unsigned c = 0; c < LOAD_MAX_STATUS; c++) {
     if (!r->by_status[c])
@@ -91,13 +86,14 @@ static void print_status(FILE *out, const struct load_result *r)
 }
 
 void report_print(FILE *out, const struct load_options *o, const char *const *urls, int nurls,
-                  int builtin, const struct load_result *r)
-{
+                  int builtin, const struct load_result *r) {
   double secs = r->elapsed_s > 0.0 ? r->elapsed_s : 1e-9;
   if (!o) {
     /* Runs side by side: rates are over the longest run's wall time. */
-    fprintf(out, "xfer-load merge: %llu runs from %d files, %ld connections, %.2f s (longest), "
-            "backend %s%s\n", (unsigned long long)r->runs, nurls, r->slots, r->elapsed_s,
+    fprintf(out,
+            "xfer-load merge: %llu runs from %d files, %ld connections, %.2f s (longest), "
+            "backend %s%s\n",
+            (unsigned long long)r->runs, nurls, r->slots, r->elapsed_s,
             r->backend[0] ? r->backend : "unknown", r->interrupted ? " (some interrupted)" : "");
   } else {
     fprintf(out, "xfer-load: %s", urls[0]);
@@ -136,7 +132,7 @@ void report_print(FILE *out, const struct load_options *o, const char *const *ur
   if (r->tls_backend) {
     const char *lib = r->tls_backend == XFERSSLBACKEND_OPENSSL   ? "openssl"
                       : r->tls_backend == XFERSSLBACKEND_WOLFSSL ? "wolfssl"
-                                                                  : "other";
+                                                                 : "other";
     fprintf(out, "  TLS           %s, %llu handshakes, %llu resumed (%.1f%%)\n", lib,
             (unsigned long long)r->handshakes, (unsigned long long)r->resumed,
             r->handshakes ? 100.0 * (double)r->resumed / (double)r->handshakes : 0.0);

@@ -38,8 +38,7 @@
  * connections at once. */
 #define LISTEN_BACKLOG 4096
 
-int server_listen(uint16_t *port)
-{
+int server_listen(uint16_t *port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     perror("xfer-load: socket");
@@ -68,8 +67,7 @@ int server_listen(uint16_t *port)
 static char listen_tag;
 
 /* The number of connections the descriptor limit leaves room for. */
-static long conn_budget(void)
-{
+static long conn_budget(void) {
   struct rlimit rl;
   long budget = MAX_CONNS;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
@@ -78,16 +76,14 @@ static long conn_budget(void)
   return budget > 1 ? budget : 1;
 }
 
-static int set_listen_events(int ep, int lfd, uint32_t events)
-{
+static int set_listen_events(int ep, int lfd, uint32_t events) {
   struct epoll_event ev = {.events = events, .data.ptr = &listen_tag};
   return epoll_ctl(ep, EPOLL_CTL_MOD, lfd, &ev);
 }
 
 /* Accepts up to a batch of connections. Returns 1 when the server must stop
  * accepting for now (out of descriptors or at the cap), else 0. */
-static int accept_batch(int ep, int lfd, long *open_conns, long budget)
-{
+static int accept_batch(int ep, int lfd, long *open_conns, long budget) {
   for (int i = 0; i < ACCEPT_BATCH; i++) {
     if (*open_conns >= budget)
       return 1;
@@ -119,8 +115,7 @@ static int accept_batch(int ep, int lfd, long *open_conns, long budget)
   return 0;
 }
 
-int server_serve(int lfd)
-{
+int server_serve(int lfd) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) {
     perror("xfer-load: epoll_create1");
@@ -182,8 +177,7 @@ int server_serve(int lfd)
   }
 }
 
-pid_t server_spawn(int lfd)
-{
+pid_t server_spawn(int lfd) {
   pid_t parent = getpid();
   /* Buffered output would otherwise be written twice, once by each process. */
   fflush(stdout);
@@ -211,8 +205,7 @@ pid_t server_spawn(int lfd)
   return pid;
 }
 
-void server_stop(pid_t pid)
-{
+void server_stop(pid_t pid) {
   int status;
   pid_t got;
   while ((got = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR)

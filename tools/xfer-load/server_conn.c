@@ -17,8 +17,8 @@ static const char RESPONSE_OK_CLOSE[] =
 static const char RESPONSE_CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
 static const char RESPONSE_400[] =
     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-static const char RESPONSE_431[] =
-    "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char RESPONSE_431[] = "HTTP/1.1 431 Request Header Fields Too "
+                                   "Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 static const char RESPONSE_501[] =
     "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
@@ -52,8 +52,7 @@ struct request_head {
   uint64_t content_length;
 };
 
-void conn_init(struct server_conn *c, int fd)
-{
+void conn_init(struct server_conn *c, int fd) {
   /* Only the header fields are reset: the buffers are written before they
    * are read, and clearing 24 KiB per connection would be wasted work. */
   c->fd = fd;
@@ -70,15 +69,11 @@ void conn_init(struct server_conn *c, int fd)
   c->drained = 0;
 }
 
-static size_t out_pending(const struct server_conn *c)
-{
-  return c->out_len - c->out_off;
-}
+static size_t out_pending(const struct server_conn *c) { return c->out_len - c->out_off; }
 
 /* Whether out[] can take the answer to one more request, moving the unsent
  * bytes to the front first if that makes the difference. */
-static int has_out_room(struct server_conn *c)
-{
+static int has_out_room(struct server_conn *c) {
   if (SERVER_CONN_OUT_SIZE - c->out_len >= OUT_RESERVE)
     return 1;
   if (c->out_off > 0) {
@@ -90,14 +85,12 @@ static int has_out_room(struct server_conn *c)
 }
 
 /* The caller has checked has_out_room() for this request. */
-static void queue(struct server_conn *c, const char *s, size_t n)
-{
+static void queue(struct server_conn *c, const char *s, size_t n) {
   memcpy(c->out + c->out_len, s, n);
   c->out_len += n;
 }
 
-static void queue_final(struct server_conn *c, int head_only, int close_after)
-{
+static void queue_final(struct server_conn *c, int head_only, int close_after) {
   const char *r = close_after ? RESPONSE_OK_CLOSE : RESPONSE_OK;
   size_t n = close_after ? sizeof RESPONSE_OK_CLOSE - 1 : sizeof RESPONSE_OK - 1;
   if (head_only)
@@ -107,8 +100,7 @@ static void queue_final(struct server_conn *c, int head_only, int close_after)
     c->closing = 1;
 }
 
-static void queue_error(struct server_conn *c, const char *r, size_t n)
-{
+static void queue_error(struct server_conn *c, const char *r, size_t n) {
   queue(c, r, n);
   c->closing = 1;
 }
@@ -116,8 +108,7 @@ static void queue_error(struct server_conn *c, const char *r, size_t n)
 /* The index just past the blank line that ends the head starting at pos, or
  * 0 when it has not arrived yet. The search resumes at from, which lies
  * between pos and len. A bare LF is accepted as a line end (RFC 9112 2.2). */
-static size_t find_head_end(const char *buf, size_t pos, size_t from, size_t len)
-{
+static size_t find_head_end(const char *buf, size_t pos, size_t from, size_t len) {
   const char *p = buf + from;
   const char *end = buf + len;
   while (p < end) {
@@ -136,8 +127,7 @@ static size_t find_head_end(const char *buf, size_t pos, size_t from, size_t len
 
 /* The next line of [*p, end) without its line end; the head is known to end
  * in a blank line, so a line end is always found. */
-static void next_line(const char **p, const char *end, const char **line, size_t *len)
-{
+static void next_line(const char **p, const char *end, const char **line, size_t *len) {
   const char *nl = memchr(*p, '\n', (size_t)(end - *p));
   if (!nl)
     nl = end;
@@ -148,25 +138,19 @@ static void next_line(const char **p, const char *end, const char **line, size_t
   *p = nl < end ? nl + 1 : end;
 }
 
-static int is_tchar(char ch)
-{
+static int is_tchar(char ch) {
   return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
          (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
-static int is_ows(char ch)
-{
-  return ch == ' ' || ch == '\t';
-}
+static int is_ows(char ch) { return ch == ' ' || ch == '\t'; }
 
-static int equals_nocase(const char *s, size_t n, const char *lit)
-{
+static int equals_nocase(const char *s, size_t n, const char *lit) {
   return n == strlen(lit) && strncasecmp(s, lit, n) == 0;
 }
 
 /* "METHOD SP target SP HTTP/d.d"; -1 when it is not that. */
-static int parse_request_line(const char *s, size_t n, struct request_head *rq)
-{
+static int parse_request_line(const char *s, size_t n, struct request_head *rq) {
   size_t i = 0;
   while (i < n && is_tchar(s[i]))
     i++;
@@ -191,8 +175,7 @@ static int parse_request_line(const char *s, size_t n, struct request_head *rq)
   return 0;
 }
 
-static int parse_content_length(const char *v, size_t n, struct request_head *rq)
-{
+static int parse_content_length(const char *v, size_t n, struct request_head *rq) {
   if (n == 0 || n > MAX_LENGTH_DIGITS)
     return -1;
   uint64_t value = 0;
@@ -211,8 +194,7 @@ static int parse_content_length(const char *v, size_t n, struct request_head *rq
 
 /* Connection is a comma-separated token list; only close and keep-alive
  * change anything. */
-static void parse_connection(const char *v, size_t n, struct request_head *rq)
-{
+static void parse_connection(const char *v, size_t n, struct request_head *rq) {
   size_t i = 0;
   while (i < n) {
     while (i < n && (is_ows(v[i]) || v[i] == ','))
@@ -230,8 +212,7 @@ static void parse_connection(const char *v, size_t n, struct request_head *rq)
   }
 }
 
-static int parse_header(const char *s, size_t n, struct request_head *rq)
-{
+static int parse_header(const char *s, size_t n, struct request_head *rq) {
   /* Folded continuation lines are obsolete and refused (RFC 9112 5.2). */
   if (is_ows(s[0]))
     return -1;
@@ -261,8 +242,7 @@ static int parse_header(const char *s, size_t n, struct request_head *rq)
   return 0;
 }
 
-static int parse_head(const char *p, size_t n, struct request_head *rq)
-{
+static int parse_head(const char *p, size_t n, struct request_head *rq) {
   memset(rq, 0, sizeof *rq);
   const char *end = p + n;
   const char *line;
@@ -282,8 +262,7 @@ static int parse_head(const char *p, size_t n, struct request_head *rq)
 /* Parses and answers every complete request in in[]. Returns 1 when it
  * stopped because out[] was full, so the caller knows draining out[] lets it
  * go on. */
-static int process(struct server_conn *c)
-{
+static int process(struct server_conn *c) {
   size_t pos = 0;
   int stalled = 0;
   while (!c->closing) {
@@ -356,8 +335,7 @@ static int process(struct server_conn *c)
 
 /* Sends what out[] holds: 0 when all of it went, 1 when the socket is full,
  * -1 on an error. */
-static int flush(struct server_conn *c)
-{
+static int flush(struct server_conn *c) {
   while (c->out_off < c->out_len) {
     ssize_t n = send(c->fd, c->out + c->out_off, out_pending(c), MSG_NOSIGNAL);
     if (n < 0) {
@@ -376,8 +354,7 @@ static int flush(struct server_conn *c)
 
 /* Answers what can be answered and sends it, as long as that makes progress;
  * each round consumes input, so the loop ends. */
-static int service(struct server_conn *c)
-{
+static int service(struct server_conn *c) {
   for (;;) {
     int stalled = process(c);
     int rc = flush(c);
@@ -398,8 +375,7 @@ static int service(struct server_conn *c)
 
 /* Reads and discards what a lingering connection receives; -1 once the
  * peer has closed, on an error, or after LINGER_MAX bytes. */
-static int drain(struct server_conn *c)
-{
+static int drain(struct server_conn *c) {
   ssize_t n = recv(c->fd, c->in, SERVER_CONN_IN_SIZE, 0);
   if (n < 0)
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
@@ -409,8 +385,7 @@ static int drain(struct server_conn *c)
   return c->drained > LINGER_MAX ? -1 : 0;
 }
 
-int conn_on_readable(struct server_conn *c)
-{
+int conn_on_readable(struct server_conn *c) {
   if (c->draining)
     return drain(c);
   /* With no room left (out[] full) nothing is read: recv into zero bytes
@@ -429,13 +404,9 @@ int conn_on_readable(struct server_conn *c)
   return service(c);
 }
 
-int conn_on_writable(struct server_conn *c)
-{
-  return c->draining ? 0 : service(c);
-}
+int conn_on_writable(struct server_conn *c) { return c->draining ? 0 : service(c); }
 
-uint32_t conn_wanted_events(const struct server_conn *c)
-{
+uint32_t conn_wanted_events(const struct server_conn *c) {
   if (c->draining)
     return EPOLLIN;
   uint32_t ev = 0;

@@ -5,7 +5,8 @@ set -euo pipefail
 
 XFER_PACKAGES=(build-essential cmake pkg-config liburing-dev libwolfssl-dev libcriterion-dev
                libbenchmark-dev libcurl4-openssl-dev nginx-light wrk openssl python3
-               libssl-dev libuv1-dev strace nghttp2-client clang libclang-rt-14-dev)
+               libssl-dev libuv1-dev strace nghttp2-client clang libclang-rt-14-dev
+               clang-format)
 
 xfer_install_deps() {
   local missing=()

@@ -6,11 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v clang-format >/dev/null || { echo "check-format: clang-format is not installed" >&2; exit 1; }
-bad=0
-while IFS= read -r f; do
-  if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
-    echo "check-format: $f is not formatted" >&2
-    bad=1
-  fi
-done < <(git ls-files '*.c' '*.h' '*.cc' | grep -v '^include/')
-exit $bad
+# One clang-format for every file: it names each file that differs.
+git ls-files -z '*.c' '*.h' '*.cc' | grep -zv '^include/' | xargs -0 clang-format --dry-run --Werror

@@ -3,7 +3,8 @@
 # needs, then builds and runs every suite three times over:
 #   build/test-normal  the plain build, every net and fault suite on every backend;
 #   build/test-asan    ASan + UBSan, the same suites;
-#   build/test-tsan    TSan, the suites that exercise cross-thread code;
+#   build/test-tsan    TSan, the suites that exercise cross-thread code, and
+#                      the fuzz corpora's replay (every build replays them);
 #   build/fuzz         libFuzzer (clang), each fuzz harness for 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 
 # halt_on_error: without it a race inside a Criterion test still exits 0.
 configure_and_build build/test-tsan -DCMAKE_BUILD_TYPE=Debug -DXFER_SANITIZE=thread
-TSAN_OPTIONS=halt_on_error=1 run build/test-tsan -R 'wakeup|dns|threads|event|load_tool'
+TSAN_OPTIONS=halt_on_error=1 run build/test-tsan -R 'wakeup|dns|threads|event|load_tool|^fuzz\.'
 
 # libFuzzer on every harness of tests/fuzz/, 60 s each, two at a time.
 tools/fuzz.sh 60 || status=1

@@ -151,7 +151,7 @@ client_cmd() {  # client row
   case "${c[0]}" in
     xfer) cmd=(env XFER_SSL_BACKEND=openssl "$xl" --backend "${c[1]}" -c "$conns" -d "$SECS"
                --cacert "$dir/ca.pem" -q --json - "$url")
-          [ "${c[2]:-}" = unbatched ] && cmd+=(--batch-wait 0) ;;
+          if [ "${c[2]:-}" = unbatched ]; then cmd+=(--batch-wait 0); fi ;;
     wrk) cmd=(wrk -t1 -c"$conns" -d"${SECS}s" -s "$out/totals.lua" "$url") ;;
     h2load) cmd=(h2load --h1 -t1 -c"$conns" -D"$SECS" "$url") ;;
     libcurl)

@@ -235,6 +235,19 @@ Test(conn, never_read_post_times_out_in_bounds) {
   free(body);
 }
 
+/* After t's connection was given up, the next GET opens a new one (one
+ * connect of its own) and gets its exact bytes. */
+static void next_get_on_a_new_connection(const char *why) {
+  struct ft_req g;
+  ft_req_init(&g, srv, "/bytes/10");
+  ft_add(multi, &g);
+  ft_drive(multi, RUN_MS);
+  cr_assert_eq(g.r.result, XFERE_OK, "%s", g.r.err);
+  xt_assert_pattern(&g.r.body, 10);
+  cr_assert_eq(num_connects(&g), 1, "%s", why);
+  ft_free(multi, &g);
+}
+
 /* The server answers before reading the body, then stops reading: the
  * transfer ends with that answer (libcurl's test 1517: 0 and the status),
  * stops sending, and the connection, with a request half sent, is closed. */
@@ -249,15 +262,8 @@ static void early_answer(const char *answer, size_t len) {
   ft_assert_ok(&t, 413, "too big\n", 8);
   cr_assert_lt(uploaded(&t), (xfer_off_t)BIG_POST, "the whole body went out");
   /* The next request never lands on that connection. */
-  struct ft_req g;
-  ft_req_init(&g, srv, "/bytes/10");
-  ft_add(multi, &g);
-  ft_drive(multi, RUN_MS);
-  cr_assert_eq(g.r.result, XFERE_OK, "%s", g.r.err);
-  xt_assert_pattern(&g.r.body, 10);
-  cr_assert_eq(num_connects(&g), 1);
+  next_get_on_a_new_connection("the half-sent connection was pooled");
   cr_assert_eq(ts_connections(srv), 2);
-  ft_free(multi, &g);
   ft_free(multi, &t);
   free(body);
 }
@@ -343,14 +349,7 @@ static void early_answer_then_reset(const char *answer) {
   run_with_sibling(&t);
   ft_assert_ok(&t, 413, "too big\n", 8);
   cr_assert_lt(uploaded(&t), (xfer_off_t)BIG_POST, "the whole body went out");
-  struct ft_req g;
-  ft_req_init(&g, srv, "/bytes/10");
-  ft_add(multi, &g);
-  ft_drive(multi, RUN_MS);
-  cr_assert_eq(g.r.result, XFERE_OK, "%s", g.r.err);
-  xt_assert_pattern(&g.r.body, 10);
-  cr_assert_eq(num_connects(&g), 1, "the reset connection was pooled");
-  ft_free(multi, &g);
+  next_get_on_a_new_connection("the reset connection was pooled");
   ft_free(multi, &t);
   free(body);
 }

@@ -96,23 +96,9 @@ Test(timeout, silent_server_times_out) {
   ft_free(multi, &t);
 }
 
-/* A port on 127.0.0.1 that nothing listens on: bound to get it from the
- * kernel, then closed. */
-static uint16_t closed_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert(fd >= 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-  socklen_t len = sizeof sa;
-  cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  close(fd);
-  return ntohs(sa.sin_port);
-}
-
 Test(timeout, connection_refused_is_7_at_once) {
   char url[160];
-  snprintf(url, sizeof url, "http://127.0.0.1:%u/bytes/5", (unsigned)closed_port());
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/bytes/5", (unsigned)ft_closed_port());
   struct ft_req t;
   xt_req_init(&t.r, url);
   xfer_easy_setopt(t.r.e, XFEROPT_TIMEOUT_MS, 5000L); /* must not be what ends it */

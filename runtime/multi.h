@@ -51,6 +51,7 @@ struct xfer_multi {
   struct xfer__queue tls_ctxs;  /* one TLS context per distinct TLS key */
   unsigned nadded;
   unsigned nrunning;
+  unsigned npending; /* of them, queued for a connection (m->pending) */
   unsigned nmsgs;
   uint64_t now; /* monotonic us, read once per turn */
   uint64_t turn;

@@ -94,8 +94,10 @@ static xfer_mcode do_wait(struct xfer_multi *m, struct xfer_waitfd *extra, unsig
       pf[i].revents = 0;
     }
   }
-  /* Completions worth waiting for together: see XFER__BATCH_PER. */
-  unsigned batch = m->batch_wait_us ? m->nrunning / XFER__BATCH_PER : 1;
+  /* Completions worth waiting for together: see XFER__BATCH_PER. Only
+   * transfers on a connection can complete; those queued behind a
+   * connection limit cannot, however many they are. */
+  unsigned batch = m->batch_wait_us ? (m->nrunning - m->npending) / XFER__BATCH_PER : 1;
   m->be->batch = batch < 1 ? 1 : batch > XFER__BATCH_MAX ? XFER__BATCH_MAX : batch;
   m->be->batch_us = m->batch_wait_us;
   uint64_t deadline = xfer__now_us() + (uint64_t)timeout_ms * 1000u;

@@ -41,11 +41,13 @@ static void arm_timer(struct xfer_multi *m, struct xfer_easy *e) { xfer__transfe
 
 static void enter_pending(struct xfer_multi *m, struct xfer_easy *e) {
   xfer__queue_insert_tail(&m->pending, &e->x.pending_link);
+  m->npending++;
   arm_timer(m, e);
 }
 
 static void leave_pending(struct xfer_multi *m, struct xfer_easy *e) {
   xfer__queue_remove(&e->x.pending_link);
+  m->npending--;
 }
 
 /* Entry and exit actions, indexed by state; NULL where there is none. */

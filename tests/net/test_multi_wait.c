@@ -636,3 +636,26 @@ Test(multi_wait, batch_wait_zero_takes_each_answer_at_once) {
   uint64_t dt = quick_among_stalled(0L);
   cr_assert_lt(dt, 250, "%llu ms without batching", (unsigned long long)dt);
 }
+
+/* Transfers queued behind a connection limit cannot complete, so they do
+ * not count towards a batch: 32 transfers through one connection, with a
+ * 50 ms window (below xt_drive's poll timeout, so that it applies), run one
+ * after the other without waiting out a window each (counting them held
+ * each answer for a window: 858 ms where this takes 5). */
+Test(multi_wait, batch_wait_ignores_transfers_queued_for_a_connection) {
+  cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_BATCH_WAIT_US, 50000L), XFERM_OK);
+  cr_assert_eq(xfer_multi_setopt(multi, XFERMOPT_MAX_HOST_CONNECTIONS, 1L), XFERM_OK);
+  struct xt_req r[32];
+  for (int i = 0; i < 32; i++)
+    req(&r[i], "/bytes/5");
+  uint64_t t0 = xt_now_ms();
+  xt_run(multi, r, 32, 20000);
+  uint64_t dt = xt_now_ms() - t0;
+  for (int i = 0; i < 32; i++) {
+    cr_assert_eq(r[i].result, XFERE_OK, "%s", r[i].err);
+    xt_assert_pattern(&r[i].body, 5);
+    xt_req_free(&r[i]);
+  }
+  cr_assert_lt(dt, 400, "%llu ms for 32 queued transfers", (unsigned long long)dt);
+  cr_assert_eq(ts_connections(srv), 1);
+}

@@ -585,9 +585,10 @@ typedef enum xfer_moption {
 
   /* long, microseconds, 0 to 1000000 (default 50): how long a wait may hold
    * on to early completions while more are on their way, as a network
-   * card's interrupt moderation does. While many transfers run (16 or
-   * more), the io_uring backend waits for one completion per 8 running
-   * transfers (at most 16) instead of the first one, for at most this
+   * card's interrupt moderation does. While many transfers run on
+   * connections (16 or more; those queued for a connection do not count),
+   * the io_uring backend waits for one completion per 8 of them (at most
+   * 16) instead of the first one, for at most this
    * long, and then takes what has come: fewer sleeps and wake-ups per
    * request, at most this much added to a response's latency. 0 turns it
    * off. The readiness backends (poll, epoll) have nothing to wait for in

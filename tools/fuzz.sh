@@ -31,22 +31,22 @@ for src in tests/fuzz/fuzz_*.c; do
   harnesses+=("${name#fuzz_}")
 done
 
-rm -rf "$dir/work" "$dir/logs"
-mkdir -p "$dir/work" "$dir/logs" "$dir/artifacts"
+rm -rf "$dir/scratch" "$dir/logs"
+mkdir -p "$dir/scratch" "$dir/logs" "$dir/artifacts"
 
 # One harness: a scratch copy of its seeds, then libFuzzer for $seconds.
 # -rss_limit_mb stays under what two parallel runs may take on a small
 # machine; -timeout flags an input that hangs one harness for 10 s.
 fuzz_one() {
   local h=$1
-  local work="$dir/work/$h"
-  mkdir -p "$work"
-  cp "$dir/tests/fuzz/corpus/$h"/* "$work"/
+  local scratch="$dir/scratch/$h"
+  mkdir -p "$scratch"
+  cp "$dir/tests/fuzz/corpus/$h"/* "$scratch"/
   local rc=0
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$dir/tests/fuzz/fuzz_$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$dir/artifacts/$h-" "$work" \
+    -print_final_stats=1 -artifact_prefix="$dir/artifacts/$h-" "$scratch" \
     >"$dir/logs/$h.log" 2>&1 || rc=$?
   echo "$rc" >"$dir/logs/$h.rc"
 }

@@ -18,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
+. perf/nginx.sh
 xfer_install_deps
 
 REPS=${REPS:-3}
@@ -103,19 +104,7 @@ http {
   }
 }
 CONF
-  : > "$dir/error.log"
-  "${srv_cpu[@]}" /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
-  nginx_pid=$!
-  up=0
-  for _ in $(seq 50); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
-    kill -0 "$nginx_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ "$up" = 1 ] && break
-  kill -TERM "$nginx_pid" 2>/dev/null || true
-  wait "$nginx_pid" 2>/dev/null || true
-  nginx_pid=
+  nginx_up "$port" "${srv_cpu[@]}" && break
 done
 [ -n "$nginx_pid" ] || { echo "compare: nginx did not start:" >&2; cat "$dir/error.log" >&2; exit 1; }
 

@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
+. perf/nginx.sh
 xfer_install_deps
 
 REPS=${REPS:-5}
@@ -130,19 +131,7 @@ port=
 for attempt in 1 2 3 4 5 6 7 8; do
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   write_conf "$port"
-  : > "$dir/error.log"
-  "${srv_pin[@]}" /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
-  nginx_pid=$!
-  up=0
-  for _ in $(seq 50); do  # at most 5 s
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
-    kill -0 "$nginx_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ "$up" = 1 ] && break
-  kill -TERM "$nginx_pid" 2>/dev/null || true
-  wait "$nginx_pid" 2>/dev/null || true
-  nginx_pid=
+  nginx_up "$port" "${srv_pin[@]}" && break
   grep -q "in use" "$dir/error.log" || break   # only a taken port is worth another try
 done
 [ -n "$nginx_pid" ] || { echo "perf-tls: nginx did not start:" >&2; cat "$dir/error.log" >&2; exit 1; }

@@ -464,14 +464,18 @@ static struct xfer__origin *origin_of(struct xfer_multi *m, struct xfer_easy *e)
 
 /* The transfer's origin, with its TLS settings chosen for an https URL;
  * NULL after failing the transfer with the reason. */
-static struct xfer__origin *select_origin(struct xfer_multi *m, struct xfer_easy *e) {
-  e->x.tls = NULL;
-  if (e->x.url->scheme[4] == 's' && xfer__tls_select(m, e) < 0)
-    return NULL; /* failed with the reason */
+static struct xfer__origin *origin_or_fail(struct xfer_multi *m, struct xfer_easy *e) {
   struct xfer__origin *o = origin_of(m, e);
   if (!o)
     xfer__transfer_fail(m, e, XFERE_OUT_OF_MEMORY, "Out of memory creating a pool entry");
   return o;
+}
+
+static struct xfer__origin *select_origin(struct xfer_multi *m, struct xfer_easy *e) {
+  e->x.tls = NULL;
+  if (e->x.url->scheme[4] == 's' && xfer__tls_select(m, e) < 0)
+    return NULL; /* failed with the reason */
+  return origin_or_fail(m, e);
 }
 
 /* Sends on c, an idle connection taken from the pool. */
@@ -493,9 +497,10 @@ static int reuse_idle(struct xfer_multi *m, struct xfer_easy *e) {
   /* An https transfer tries the pool before the lookup only with the TLS
    * context it already had: making a context can fail (a bad CA file), and
    * that failure must still come after the name's, as libcurl reports. */
+  e->x.tls = NULL;
   if (e->x.url->scheme[4] == 's' && !xfer__tls_select_cached(m, e))
     return 0;
-  struct xfer__origin *o = select_origin(m, e);
+  struct xfer__origin *o = origin_or_fail(m, e);
   if (!o)
     return -1;
   struct xfer__conn *c = xfer__pool_checkout(m, o);
